@@ -1,0 +1,3 @@
+from vmss_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Domain objects and pure logic on them. No I/O, no SDK, no Textual."""
