@@ -308,6 +308,7 @@ class NatMapping:
     frontend_state: str = FRONTEND_PUBLIC
     frontend_name: str | None = None
     nsg: NsgVerdict | None = None
+    instance_rule: str | None = None  # V1: the per-instance rule `{pool}.{instanceId}` behind this mapping
 
     @property
     def endpoint(self) -> str | None:
