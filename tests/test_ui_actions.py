@@ -1,0 +1,290 @@
+"""Every action through its dialog, confirmed and cancelled, checked in the simulator through
+the Fleet afterwards; and read-only, where pressing every action key sends no write at all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_ui_helpers import (
+    UI_SIM_SPEED,
+    instance_key,
+    instance_table,
+    make_app,
+    move_to_instance,
+    scale_set_table,
+    select_scale_set,
+    wait_loaded,
+    wait_until,
+)
+
+from vmss_tui.ui.screens import ConfirmActionScreen, ScaleScreen
+
+ACTION_KEYS = {
+    "start": "t",
+    "restart": "r",
+    "power_off": "o",
+    "deallocate": "D",
+    "reimage": "I",
+    "update": "u",
+    "delete": "ctrl+d",
+}
+
+
+async def _instances(fleet: Any, name: str) -> dict[str, Any]:
+    scale_set = await fleet.get_scale_set(None, name)
+    return {i.instance_id: i for i in await fleet.list_instances(scale_set)}
+
+
+async def _wait_operation(pilot: Any, app: Any, count: int = 1) -> Any:
+    await wait_until(pilot, lambda: len(app.finished_operations) >= count and not app.operations,
+                     "the operation to finish")
+    return app.finished_operations[-1]
+
+
+@pytest.mark.parametrize(
+    ("action", "instance_id", "check"),
+    [
+        ("start", "5", lambda before, after: after.power_state == "running"),
+        ("restart", "1", lambda before, after: after.power_state == "running"),
+        ("power_off", "1", lambda before, after: after.power_state == "stopped"),
+        ("deallocate", "6", lambda before, after: after.power_state == "deallocated"),
+        ("reimage", "4", lambda before, after: after.power_state == "running"),  # + a new host key, below
+        ("update", "2", lambda before, after: before.latest_model is False and after.latest_model is True),
+        ("delete", "6", lambda before, after: after is None),
+    ],
+)
+async def test_instance_action_confirmed_reaches_azure(start_simulator, open_fleet, action, instance_id, check):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    fleet = await open_fleet(sim)
+    before = (await _instances(fleet, "vmss-web"))[instance_id]
+    token_before = sim.instance("rg-web-prod", "vmss-web", instance_id).token
+    host_key_before = sim.instance("rg-web-prod", "vmss-web", instance_id).host_key_generation
+    app = make_app(sim)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot, app)
+        await select_scale_set(pilot, app, "vmss-web")
+        await move_to_instance(pilot, app, instance_id)
+        writes = sim.write_count
+        await pilot.press(ACTION_KEYS[action])
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmActionScreen)
+        assert app.focused.id == "cancel"  # the default is Cancel
+        assert any(line.split()[0] == instance_id for line in dialog.items)  # says which instance
+        assert len(dialog.items) == 1
+        if action in ("reimage", "delete"):
+            assert dialog.type_to_confirm == "vmss-web"
+            assert dialog.query_one("#confirm").disabled
+            await pilot.press("tab")  # to the name input
+            await pilot.press(*"vmss-web", "enter")
+        else:
+            await pilot.press("tab", "enter")  # to the action button, press it
+        outcome = await _wait_operation(pilot, app)
+        assert "succeeded" in (outcome.outcome or ""), outcome.outcome
+        assert sim.write_count == writes + 1  # one scale-set-level LRO
+        after = (await _instances(fleet, "vmss-web")).get(instance_id)
+        assert check(before, after)
+        if action == "restart":  # nothing to see from outside but that it ran
+            assert sim.instance("rg-web-prod", "vmss-web", instance_id).token > token_before
+        if action == "reimage":  # a new OS disk from the image: a new SSH host key
+            assert sim.instance("rg-web-prod", "vmss-web", instance_id).host_key_generation > host_key_before
+        # the console shows it too, after its refresh
+        if after is not None:
+            key = instance_key(app, instance_id)
+            await wait_until(
+                pilot,
+                lambda: instance_table(app).get_cell(key, "power").plain == after.power_state,
+                "the table to show the new state",
+            )
+        else:
+            await wait_until(pilot, lambda: before.id not in instance_table(app).visible_keys,
+                             "the deleted row to go")
+
+
+async def test_every_instance_action_cancelled_sends_nothing(start_simulator, open_fleet):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    fleet = await open_fleet(sim)
+    app = make_app(sim)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot, app)
+        await select_scale_set(pilot, app, "vmss-web")
+        before = await _instances(fleet, "vmss-web")
+        writes = sim.write_count
+        for index, (action, key) in enumerate(ACTION_KEYS.items()):
+            await pilot.press(key)
+            assert isinstance(app.screen, ConfirmActionScreen), action
+            # alternate the two ways of saying no: Enter on the focused Cancel, and Esc
+            await pilot.press("enter" if index % 2 == 0 else "escape")
+            assert not isinstance(app.screen, ConfirmActionScreen), action
+        # typing a wrong name is no confirmation either
+        await pilot.press("ctrl+d", "tab", *"vmss-we", "enter")
+        assert isinstance(app.screen, ConfirmActionScreen)
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert sim.write_count == writes
+        assert not app.operations and not app.finished_operations
+        after = await _instances(fleet, "vmss-web")
+        assert {k: (i.power_state, i.latest_model) for k, i in after.items()} == \
+               {k: (i.power_state, i.latest_model) for k, i in before.items()}
+
+
+async def test_marked_instances_are_the_targets(start_simulator, open_fleet):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    fleet = await open_fleet(sim)
+    app = make_app(sim)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot, app)
+        await select_scale_set(pilot, app, "vmss-web")
+        await move_to_instance(pilot, app, "1")
+        await pilot.press("space")
+        await move_to_instance(pilot, app, "6")
+        await pilot.press("space")
+        await move_to_instance(pilot, app, "2")  # the cursor is elsewhere: marks win
+        await pilot.press("o")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmActionScreen)
+        assert sorted(line.split()[0] for line in dialog.items) == ["1", "6"]
+        await pilot.press("tab", "enter")
+        await _wait_operation(pilot, app)
+        after = await _instances(fleet, "vmss-web")
+        assert after["1"].power_state == "stopped" and after["6"].power_state == "stopped"
+        assert after["2"].power_state == "running"
+        assert not app.selected_view().marks  # marks are spent by the action
+
+
+async def test_failed_operation_shows_arm_code_and_message(start_simulator):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    sim.fail_action("restart", code="AllocationFailed", message="Allocation failed in this zone.")
+    app = make_app(sim)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot, app)
+        await select_scale_set(pilot, app, "vmss-web")
+        await move_to_instance(pilot, app, "1")
+        await pilot.press("r", "tab", "enter")
+        outcome = await _wait_operation(pilot, app)
+        assert "AllocationFailed" in outcome.outcome and "Allocation failed in this zone." in outcome.outcome
+        assert "AllocationFailed" in (app.last_error or "")
+
+
+async def test_scale_to_n_validates_as_typed_and_scales(start_simulator, open_fleet):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    fleet = await open_fleet(sim)
+    app = make_app(sim)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot, app)
+        table = scale_set_table(app)
+        table.focus()
+        api = next(k for k in table.visible_keys if app.views[k].scale_set.name == "vmss-api")
+        table.move_to_key(api)
+        await pilot.pause()
+        writes = sim.write_count
+        await pilot.press("s")
+        dialog = app.screen
+        assert isinstance(dialog, ScaleScreen)
+        confirm = dialog.query_one("#confirm")
+        await pilot.press(*"1001")  # over the limit: said at once, nothing to press
+        assert dialog.query_one("#scale-hint").has_class("invalid") and confirm.disabled
+        await pilot.press("enter")
+        assert app.screen is dialog  # Enter on an invalid number does nothing
+        await pilot.press("ctrl+u", *"3")  # the current capacity: nothing to do
+        assert confirm.disabled
+        await pilot.press("ctrl+u", *"abc")  # an integer input does not even take letters
+        assert dialog.query_one("#scale-input").value == ""
+        await pilot.press("escape")
+        assert sim.write_count == writes
+        await pilot.press("s", *"5", "enter")
+        outcome = await _wait_operation(pilot, app)
+        assert "succeeded" in outcome.outcome
+        scale_set = await fleet.get_scale_set(None, "vmss-api")
+        assert scale_set.capacity == 5
+        await wait_until(pilot, lambda: table.get_cell(api, "capacity").plain == "5", "the new capacity")
+
+
+async def test_start_all_and_stop_all(start_simulator, open_fleet):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    fleet = await open_fleet(sim)
+    app = make_app(sim)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot, app)
+        table = scale_set_table(app)
+        table.focus()
+        for name, key, expected, count in (("vmss-api", "o", "stopped", 1), ("vmss-web", "t", "running", 2)):
+            target = next(k for k in table.visible_keys if app.views[k].scale_set.name == name)
+            table.move_to_key(target)
+            await pilot.pause()
+            await pilot.press(key)
+            assert isinstance(app.screen, ConfirmActionScreen)
+            assert app.focused.id == "cancel"
+            await pilot.press("tab", "enter")
+            outcome = await _wait_operation(pilot, app, count)
+            assert "succeeded" in outcome.outcome, outcome.outcome
+            states = {i.power_state for i in (await _instances(fleet, name)).values()}
+            assert states == {expected}
+
+
+async def test_read_only_sends_no_write_whatever_is_pressed(start_simulator):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    app = make_app(sim, read_only=True)
+    notes: list[str] = []
+    async with app.run_test(size=(160, 45)) as pilot:
+        original = app.notify
+
+        def record(message: str, *args: Any, **kwargs: Any) -> None:
+            notes.append(message)
+            original(message, *args, **kwargs)
+
+        app.notify = record  # type: ignore[method-assign]
+        await wait_loaded(pilot, app)
+        await select_scale_set(pilot, app, "vmss-web")
+        # the footer and the palette offer no mutating action
+        shown = {b.binding.action for b in app.screen.active_bindings.values()}
+        assert not any(a.startswith("run(") for a in shown)
+        # every action key of the instance pane, with marks, then Enter/Tab in case a dialog opened
+        await pilot.press("space", "space")
+        for key in ACTION_KEYS.values():
+            instance_table(app).focus()
+            await pilot.pause()
+            await pilot.press(key)
+            assert not isinstance(app.screen, ConfirmActionScreen | ScaleScreen)
+            await pilot.press("tab", "enter")  # would confirm, had a dialog opened
+            if app.screen is not app.screen_stack[0]:
+                await pilot.press("escape")  # Enter on another pane may have opened its details
+        assert sum("Read-only" in n for n in notes) >= len(ACTION_KEYS)
+        # and of the scale set pane
+        for key in ("s", "t", "o"):
+            scale_set_table(app).focus()
+            await pilot.pause()
+            await pilot.press(key)
+            assert not isinstance(app.screen, ConfirmActionScreen | ScaleScreen)
+            await pilot.press(*"5", "tab", "enter")
+            if app.screen is not app.screen_stack[0]:
+                await pilot.press("escape")
+        # the palette's actions, had they been there
+        app.request_instance_action("delete")
+        app.request_scale_set_action("scale")
+        await pilot.press("ctrl+p", *"restart")
+        await pilot.pause(0.3)
+        from textual.command import CommandPalette
+
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert sim.write_count == 0
+        assert app.fleet_writes == 0 and not app.finished_operations
+
+
+async def test_palette_runs_an_action_through_its_dialog(start_simulator):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    app = make_app(sim)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot, app)
+        await select_scale_set(pilot, app, "vmss-web")
+        await move_to_instance(pilot, app, "1")
+        writes = sim.write_count
+        await pilot.press("ctrl+p", *"restart: 1")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmActionScreen), "the dialog")
+        assert [line.split()[0] for line in app.screen.items] == ["1"]
+        await pilot.press("enter")  # Cancel has the focus
+        assert sim.write_count == writes

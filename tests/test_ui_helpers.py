@@ -1,0 +1,140 @@
+"""Helpers for the console's Pilot tests (no tests here).
+
+The app under test talks to a real simulator over HTTP through the real Fleet; nothing is
+mocked. `config=Config()` keeps the developer's own config file out of the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from textual.pilot import Pilot
+
+from vmss_tui.azure.fleet import ConnectionSettings
+from vmss_tui.config import Config
+from vmss_tui.ui.app import VmssConsoleApp
+from vmss_tui.ui.tables import InstanceTable, NatTable, ScaleSetTable
+
+UI_SIM_SPEED = 100  # simulated seconds per real second: a 30 s deallocate takes 0.3 s
+WAIT_TIMEOUT = 15.0
+
+
+def make_app(
+    sim: Any,
+    *,
+    read_only: bool = False,
+    config: Config | None = None,
+    clock: Callable[[], float] | None = None,
+    heartbeat: float = 1.0,
+) -> VmssConsoleApp:
+    settings = ConnectionSettings(
+        arm_endpoint=sim.endpoint,
+        subscription_id=sim.subscription_id,
+        read_only=read_only,
+        polling_interval=0.05,
+    )
+    kwargs: dict[str, Any] = {"config": config if config is not None else Config(), "heartbeat": heartbeat}
+    if clock is not None:
+        kwargs["clock"] = clock
+    return VmssConsoleApp(settings, **kwargs)
+
+
+async def wait_until(pilot: Pilot[Any], predicate: Callable[[], bool], what: str,
+                     limit: float = WAIT_TIMEOUT) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {limit}s waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def scale_set_table(app: VmssConsoleApp) -> ScaleSetTable:
+    return app.query_one("#vmss", ScaleSetTable)
+
+
+def instance_table(app: VmssConsoleApp) -> InstanceTable:
+    return app.query_one("#instances", InstanceTable)
+
+
+def nat_table(app: VmssConsoleApp) -> NatTable:
+    return app.query_one("#nat", NatTable)
+
+
+def idle(app: VmssConsoleApp) -> bool:
+    return not any(track.in_flight for track in app.plan.tracks.values())
+
+
+async def wait_loaded(pilot: Pilot[Any], app: VmssConsoleApp) -> None:
+    """Scale sets listed and (in the wide layout, where they are on screen) the selected one's
+    instances and NAT mappings shown."""
+
+    def ready() -> bool:
+        view = app.selected_view()
+        if app.loaded_once and not app.wide:
+            return scale_set_table(app).row_count == len(app.views)
+        return (
+            app.loaded_once
+            and view is not None
+            and view.instances is not None
+            and view.nat is not None
+            and instance_table(app).row_count == len(view.instances)
+        )
+
+    await wait_until(pilot, ready, "the first load")
+
+
+async def select_scale_set(pilot: Pilot[Any], app: VmssConsoleApp, name: str) -> None:
+    """Move the scale set cursor to `name` with j/k (as a person would) and open it with Enter."""
+    table = scale_set_table(app)
+    table.focus()
+    await pilot.pause()
+    names = [app.views[key].scale_set.name for key in table.visible_keys]
+    target = names.index(name)
+    key = "down" if target > table.cursor_row else "up"
+    for _ in range(abs(target - table.cursor_row)):
+        await pilot.press(key)
+    await pilot.press("enter")
+    await wait_until(
+        pilot,
+        lambda: app.selected_view() is not None and app.selected_view().scale_set.name == name  # type: ignore[union-attr]
+        and app.selected_view().instances is not None  # type: ignore[union-attr]
+        and app.selected_view().nat is not None  # type: ignore[union-attr]
+        and instance_table(app).row_count == len(app.selected_view().instances or []),  # type: ignore[union-attr]
+        f"scale set {name} to load",
+    )
+
+
+async def move_to_instance(pilot: Pilot[Any], app: VmssConsoleApp, instance_id: str) -> None:
+    """Put the instance cursor on `instance_id` with j/k."""
+    table = instance_table(app)
+    table.focus()
+    await pilot.pause()
+    view = app.selected_view()
+    assert view is not None and view.instances is not None
+    keys = table.visible_keys
+    wanted = next(i.id for i in view.instances if i.instance_id == instance_id)
+    target = keys.index(wanted)
+    key = "down" if target > table.cursor_row else "up"
+    for _ in range(abs(target - table.cursor_row)):
+        await pilot.press(key)
+    assert table.cursor_key == wanted
+
+
+def shown_instance_ids(app: VmssConsoleApp) -> list[str]:
+    view = app.selected_view()
+    assert view is not None and view.instances is not None
+    by_key = {i.id: i.instance_id for i in view.instances}
+    return [by_key[key] for key in instance_table(app).visible_keys]
+
+
+def cell_text(table: Any, key: str, column: str) -> str:
+    return table.get_cell(key, column).plain
+
+
+def instance_key(app: VmssConsoleApp, instance_id: str) -> str:
+    view = app.selected_view()
+    assert view is not None and view.instances is not None
+    return next(i.id for i in view.instances if i.instance_id == instance_id)

@@ -1,0 +1,161 @@
+"""Live refresh against the simulator: cells change in place, rows come and go, the cursor and
+marks stay, refreshes never overlap nor block keys, errors mark data stale, throttling backs off."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from test_ui_helpers import (
+    UI_SIM_SPEED,
+    instance_key,
+    instance_table,
+    make_app,
+    move_to_instance,
+    scale_set_table,
+    select_scale_set,
+    wait_loaded,
+    wait_until,
+)
+
+from vmss_tui.config import Config, RefreshSettings
+from vmss_tui.ui.refresh import THROTTLED_MIN_BACKOFF
+
+FAST = Config(refresh=RefreshSettings(instances=1.0, scale_sets=2.0, nat=2.0))
+
+
+async def test_a_refresh_updates_changed_cells_in_place_keeping_cursor_and_marks(start_simulator, open_fleet):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    fleet = await open_fleet(sim)
+    app = make_app(sim, config=FAST, heartbeat=0.2)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot, app)
+        await select_scale_set(pilot, app, "vmss-web")
+        table = instance_table(app)
+        await move_to_instance(pilot, app, "2")
+        await pilot.press("space")  # mark 2, cursor to 4
+        cursor = table.cursor_key
+        rebuilds, updates = table.rebuilds, table.cell_updates
+        scale_set = await fleet.get_scale_set(None, "vmss-web")
+        await fleet.run_instance_action(scale_set, "power_off", ["1"])  # someone else, elsewhere
+        key = instance_key(app, "1")
+        await wait_until(pilot, lambda: table.get_cell(key, "power").plain == "stopped", "instance 1 to show stopped")
+        assert table.rebuilds == rebuilds  # no rebuild: the changed cells only
+        assert 0 < table.cell_updates - updates <= 4  # power, provisioning (and back)
+        assert table.cursor_key == cursor
+        assert app.selected_view().marks == {instance_key(app, "2")}
+        # the scale set row's "not running" count follows
+        vmss = scale_set_table(app)
+        web = next(k for k in vmss.visible_keys if app.views[k].scale_set.name == "vmss-web")
+        await wait_until(pilot, lambda: vmss.get_cell(web, "down").plain == "3", "the not-running count")
+
+
+async def test_rows_are_added_and_removed_as_the_scale_set_changes(start_simulator, open_fleet):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    fleet = await open_fleet(sim)
+    app = make_app(sim, config=FAST, heartbeat=0.2)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot, app)
+        await select_scale_set(pilot, app, "vmss-api")
+        table = instance_table(app)
+        await move_to_instance(pilot, app, "1")
+        cursor = table.cursor_key
+        scale_set = await fleet.get_scale_set(None, "vmss-api")
+        await fleet.scale_to(scale_set, 5)
+        await wait_until(pilot, lambda: table.row_count == 5, "two new rows")
+        assert table.cursor_key == cursor
+        await fleet.run_instance_action(scale_set, "delete", ["0"])
+        await wait_until(pilot, lambda: table.row_count == 4, "the deleted row to go")
+        assert table.cursor_key == cursor  # the row under the cursor stayed under it
+
+
+async def test_refreshes_never_overlap_and_keys_stay_live_while_one_is_slow(start_simulator):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    app = make_app(sim, config=FAST, heartbeat=0.1)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot, app)
+        await select_scale_set(pilot, app, "vmss-web")
+        fleet = app.fleet
+        assert fleet is not None
+        concurrent = 0
+        peak = 0
+        calls = 0
+        real_list = fleet.list_instances
+
+        async def counted(scale_set: Any) -> Any:  # a spy around the real call
+            nonlocal concurrent, peak, calls
+            if scale_set.name == "vmss-web":
+                calls += 1
+                concurrent += 1
+                peak = max(peak, concurrent)
+            try:
+                return await real_list(scale_set)
+            finally:
+                if scale_set.name == "vmss-web":
+                    concurrent -= 1
+
+        fleet.list_instances = counted  # type: ignore[method-assign]
+        sim.latency = 1.5  # each request now takes longer than the 1 s interval
+        table = instance_table(app)
+        start = time.monotonic()
+        while time.monotonic() - start < 4.0:
+            before = table.cursor_row
+            pressed = time.monotonic()
+            await pilot.press("j" if before < table.row_count - 1 else "g")
+            assert time.monotonic() - pressed < 0.5  # the key was handled, not queued behind I/O
+            assert table.cursor_row != before
+            await asyncio.sleep(0.2)
+        assert calls >= 1
+        assert peak == 1  # never two at once
+        sim.latency = 0.0
+
+
+async def test_errors_mark_data_stale_and_recovery_clears_it(start_simulator):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    app = make_app(sim, config=FAST, heartbeat=0.1)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot, app)
+        await select_scale_set(pilot, app, "vmss-web")
+        rows = instance_table(app).row_count
+        rule = sim.add_fault(r"/virtualMachineScaleSets/vmss-web/virtualMachines$", 500, count=None,
+                             code="InternalServerError", message="Something broke.")
+        await wait_until(pilot, lambda: app.plan["instances"].stale, "the refresh to fail")
+        status = str(app.query_one("#status").render())
+        assert "stale" in status and "Something broke." in status
+        assert "stale" in str(app.query_one("#inst-pane").border_subtitle)
+        assert instance_table(app).row_count == rows  # stale data stays on screen
+        sim.faults.remove(rule)
+        app.action_refresh_now()
+        await wait_until(pilot, lambda: not app.plan["instances"].stale, "recovery")
+        assert "stale" not in str(app.query_one("#inst-pane").border_subtitle)
+
+
+async def test_throttling_backs_off_for_at_least_a_minute(start_simulator):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    app = make_app(sim, config=FAST, heartbeat=0.1)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot, app)
+        await select_scale_set(pilot, app, "vmss-web")
+        fleet = app.fleet
+        assert fleet is not None
+        calls = 0
+        real_list = fleet.list_instances
+
+        async def counted(scale_set: Any) -> Any:  # a spy around the real call
+            nonlocal calls
+            if scale_set.name == "vmss-web":
+                calls += 1
+            return await real_list(scale_set)
+
+        fleet.list_instances = counted  # type: ignore[method-assign]
+        sim.add_fault(r"/virtualMachines$", 429, count=None, code="TooManyRequests", retry_after=0)
+        await wait_until(pilot, lambda: app.plan["instances"].throttled, "throttling to be noticed")
+        track = app.plan["instances"]
+        assert track.next_due - app.clock() >= THROTTLED_MIN_BACKOFF - 5
+        assert "throttled" in str(app.query_one("#status").render())
+        calls = 0
+        app.action_refresh_now()  # a key press does not defeat the back-off
+        await pilot.pause(2.5)  # more than two instance intervals
+        assert calls == 0
+        assert app.plan["instances"].throttled

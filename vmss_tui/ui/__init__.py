@@ -1,0 +1,1 @@
+"""The Textual console. Entry point: `vmss_tui.ui.app.run_console`."""

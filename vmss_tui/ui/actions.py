@@ -1,0 +1,107 @@
+"""The mutating actions the console offers, and the words its confirmation dialogs use.
+
+Ids of instance actions are the data layer's (`vmss_tui.azure.fleet.INSTANCE_ACTIONS`); the
+scale-set actions are `scale`, `start_all` and `stop_all`. Kept free of Textual so the dialog
+text can be checked on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vmss_tui.domain.models import Instance, ScaleSet
+from vmss_tui.ui.render import pluralize
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    id: str  # INSTANCE_ACTIONS id, or scale / start_all / stop_all
+    label: str  # button and palette text: "Restart"
+    effect: str  # one sentence: what happens to each instance
+    destructive: bool = False  # red button
+    type_name: bool = False  # the scale set's name must be typed to confirm
+    # Which power states the action changes nothing for (said in the dialog, not enforced:
+    # ARM decides and reports).
+    no_op_states: tuple[str, ...] = ()
+
+
+INSTANCE_ACTION_SPECS: dict[str, ActionSpec] = {
+    spec.id: spec
+    for spec in (
+        ActionSpec("start", "Start", "boots the VM; compute billing resumes.", no_op_states=("running",)),
+        ActionSpec("restart", "Restart", "reboots the guest OS; the VM stays allocated and keeps its disks and IPs."),
+        ActionSpec(
+            "power_off",
+            "Stop (power off)",
+            "powers the VM off without a guest shutdown; it stays allocated and compute is still billed.",
+            no_op_states=("stopped", "deallocated"),
+        ),
+        ActionSpec(
+            "deallocate",
+            "Deallocate",
+            "stops the VM and releases its compute (billing stops); ephemeral disks are lost.",
+            no_op_states=("deallocated",),
+        ),
+        ActionSpec(
+            "reimage",
+            "Reimage",
+            "replaces the OS disk with a new one from the image: everything on the OS disk is lost "
+            "and the SSH host key changes.",
+            destructive=True,
+            type_name=True,
+        ),
+        ActionSpec(
+            "update",
+            "Update to latest model",
+            "applies the scale set's current model (manual upgrade); the instance may restart.",
+        ),
+        ActionSpec(
+            "delete",
+            "Delete",
+            "deletes the VM and its OS disk for good; the scale set's capacity goes down accordingly.",
+            destructive=True,
+            type_name=True,
+        ),
+    )
+}
+
+SCALE_SET_ACTION_SPECS: dict[str, ActionSpec] = {
+    spec.id: spec
+    for spec in (
+        ActionSpec("scale", "Scale", "sets the scale set's capacity."),
+        ActionSpec("start_all", "Start all", "boots every instance of the scale set.", no_op_states=("running",)),
+        ActionSpec(
+            "stop_all",
+            "Stop all",
+            "powers off every instance of the scale set; they stay allocated and compute is still billed.",
+            no_op_states=("stopped", "deallocated"),
+        ),
+    )
+}
+
+
+def instance_action_title(spec: ActionSpec, scale_set: ScaleSet, instances: list[Instance]) -> str:
+    return f"{spec.label}: {pluralize(len(instances), 'instance')} of {scale_set.name}?"
+
+
+def instance_action_summary(spec: ActionSpec, scale_set: ScaleSet, instances: list[Instance]) -> str:
+    """The sentence above the instance list in the dialog."""
+    subject = "this instance" if len(instances) == 1 else f"each of these {len(instances)} instances"
+    text = f"{spec.label} {subject} of {scale_set.name} (resource group {scale_set.resource_group}): {spec.effect}"
+    unaffected = [i.instance_id for i in instances if i.power_state in spec.no_op_states]
+    if unaffected:
+        text += f" Already {'/'.join(spec.no_op_states)}: {', '.join(unaffected)}."
+    if spec.id == "delete":
+        text += f" Capacity {scale_set.capacity} -> {max(0, scale_set.capacity - len(instances))}."
+    return text
+
+
+def scale_effect(scale_set: ScaleSet, target: int) -> str:
+    if target == scale_set.capacity:
+        return f"{scale_set.name} already has capacity {target}: nothing to do."
+    if target > scale_set.capacity:
+        return (f"Capacity {scale_set.capacity} -> {target}: Azure creates "
+                f"{pluralize(target - scale_set.capacity, 'instance')} from the current model.")
+    return (f"Capacity {scale_set.capacity} -> {target}: Azure deletes "
+            f"{pluralize(scale_set.capacity - target, 'instance')} (chosen by the scale-in policy) "
+            "with their OS disks.")
