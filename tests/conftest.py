@@ -23,6 +23,15 @@ SIM_SPEED = 50  # simulated seconds per real second: a 19 s power-off takes 0.4 
 POLL_INTERVAL = 0.05  # LRO poll interval for tests (loopback)
 
 
+@pytest.fixture(autouse=True)
+def isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the config file of the person running the tests: the default config
+    location is an empty directory (a test may still point XDG_CONFIG_HOME or VMSS_TUI_CONFIG
+    elsewhere)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+    monkeypatch.delenv("VMSS_TUI_CONFIG", raising=False)
+
+
 @pytest.fixture
 async def start_simulator() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """A factory: `await start_simulator(topology=..., speed=..., **kwargs)`; all stopped at the end."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -93,6 +94,47 @@ async def test_paging_follows_next_link(start_simulator, open_fleet) -> None:
     assert sorted({n.instance_id for n in nics}, key=int) == ["1", "2", "4", "5", "6", "7"]
 
 
+async def test_instances_are_converted_page_by_page_with_turns_for_the_loop(
+    start_simulator, open_fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vmss_tui.azure import convert
+    from vmss_tui.azure.fleet import CONVERT_BATCH
+    from vmss_tui.sim import large_topology
+
+    sim = await start_simulator(topology=large_topology(scale_sets=1, instances=350), page_size=150, ssh=False)
+    fleet = await open_fleet(sim)
+    big = await fleet.get_scale_set(None, "vmss-big-000")
+    expected = await fleet.list_instances(big)
+    ticks = 0
+
+    async def other_work() -> None:  # what else the loop runs: key presses, rendering
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    seen: list[tuple[int, int]] = []  # (requests sent, ticks of other work) at each conversion
+    real = convert.instance_from_sdk
+
+    def spy(vm: Any, **kwargs: Any) -> Any:
+        seen.append((fleet.arm_calls, ticks))
+        return real(vm, **kwargs)
+
+    monkeypatch.setattr(convert, "instance_from_sdk", spy)
+    before = fleet.arm_calls
+    worker = asyncio.create_task(other_work())
+    try:
+        instances = await fleet.list_instances(big)
+    finally:
+        worker.cancel()
+    assert instances == expected and len(instances) == 350
+    # Each page is converted when it arrives, before the next one is asked for.
+    assert [calls - before for calls, _ in seen] == [1] * 150 + [2] * 150 + [3] * 50
+    # Never more than CONVERT_BATCH conversions in one go without the loop running other work.
+    longest = max(len(list(run)) for _, run in itertools.groupby(t for _, t in seen))
+    assert longest <= CONVERT_BATCH < 150
+
+
 async def test_instance_nics(fleet: Fleet) -> None:
     nics = await fleet.list_instance_nics(await scale_set(fleet, "vmss-web"))
     assert [n.instance_id for n in nics] == ["1", "2", "4", "5", "6", "7"]
@@ -147,7 +189,10 @@ async def wait_for(predicate, within: float = 5.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_restart_reports_progress_and_ends_running(fleet: Fleet, simulator) -> None:
+async def test_restart_reports_progress_and_ends_running(start_simulator, open_fleet) -> None:
+    # Slower than the other tests, so that the guests' 8 s boot (0.8 s here) is sure to be seen.
+    simulator = await start_simulator(speed=10, ssh=False)
+    fleet = await open_fleet(simulator)
     web = await scale_set(fleet, "vmss-web")
     seen: list[str] = []
     writes = simulator.write_count
@@ -156,7 +201,14 @@ async def test_restart_reports_progress_and_ends_running(fleet: Fleet, simulator
     assert seen[0] == "InProgress" and seen[-1] == "Succeeded"
     assert simulator.write_count - writes == 1  # one scale-set-level request for both instances
     by_id = await instances_by_id(fleet, "vmss-web")
-    assert by_id["1"].power_state == "running" and by_id["2"].power_state == "running"
+    # Like Azure, the operation ends before the guests are up: starting, then running.
+    assert by_id["1"].power_state == "starting" and by_id["2"].power_state == "starting"
+
+    async def both_running() -> bool:
+        by_id = await instances_by_id(fleet, "vmss-web")
+        return by_id["1"].power_state == by_id["2"].power_state == "running"
+
+    await wait_for(both_running)
 
 
 @pytest.mark.parametrize(

@@ -119,6 +119,37 @@ async def test_management_ports_open_flag(fleet: Fleet) -> None:
                      "vmss-api": (22,), "vmss-web": (22,)}
 
 
+async def test_management_ports_open_many_reads_each_subnet_and_nsg_once(fleet: Fleet) -> None:
+    scale_sets = await fleet.list_scale_sets()
+    before = fleet.arm_calls
+    many = await fleet.management_ports_open_many(scale_sets)
+    calls_many = fleet.arm_calls - before
+    subnets: set[str] = set()
+    nsgs: set[str] = set()
+    for scale_set in scale_sets:
+        assert many[scale_set.id] == await fleet.management_ports_open(scale_set)
+        subnets.update(c.subnet_id.lower() for n in scale_set.nic_configs for c in n.ip_configs if c.subnet_id)
+        nsgs.update(layer.nsg_id.lower() for layer in await fleet.nsg_layers_for(scale_set))
+    assert len(many) == len(scale_sets) and any(many.values())
+    assert calls_many == len(subnets) + len(nsgs) < fleet.arm_calls - before - calls_many
+    # The UI's own shared cache (nsg_layers_for's _cache) still works the same way.
+    cache: dict = {}
+    before = fleet.arm_calls
+    await asyncio.gather(*(fleet.nsg_layers_for(s, None, _cache=cache) for s in scale_sets))
+    assert fleet.arm_calls - before == calls_many
+
+
+async def test_management_ports_open_many_unknown_when_an_nsg_is_unreadable(fleet: Fleet, simulator) -> None:
+    scale_sets = {s.name: s for s in await fleet.list_scale_sets()}
+    web = scale_sets["vmss-web"]
+    simulator.forbidden.add(web.nic_configs[0].nsg_id)  # nsg-web: vmss-web and vmss-api
+    plain = await fleet.management_ports_open_many(list(scale_sets.values()))
+    assert plain[web.id] == () == await fleet.management_ports_open(web)  # as the single call says
+    known = await fleet.management_ports_open_many(list(scale_sets.values()), unknown_as_none=True)
+    assert known[web.id] is None and known[scale_sets["vmss-api"].id] is None
+    assert known[scale_sets["vmss-pending"].id] == (3389,) and known[scale_sets["vmss-batch"].id] == ()
+
+
 async def test_many_scale_sets_fetch_shared_resources_once(fleet: Fleet) -> None:
     scale_sets = await fleet.list_scale_sets()
     before = fleet.arm_calls

@@ -128,6 +128,40 @@ def test_environment_supplies_endpoint_and_subscription(capsys, threaded_simulat
     assert code == 0 and {r["subscription_id"] for r in json.loads(out)} == {threaded_simulator.subscription_id}
 
 
+def test_config_subscription_comes_after_flag_and_environment(capsys, threaded_simulator, monkeypatch,
+                                                              tmp_path) -> None:
+    config_dir = tmp_path / "vmss-tui"
+    config_dir.mkdir()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # the default location, as users have it
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
+    endpoint = ["--arm-endpoint", threaded_simulator.endpoint]
+    unknown = "00000000-1111-2222-3333-444444444444"
+    (config_dir / "config.toml").write_text(f'subscription = "{unknown}"\n')
+    code, _, err = run(capsys, "get", "scale-sets", *endpoint)  # neither flag nor env: the config's
+    assert code == 1 and "SubscriptionNotFound" in err and unknown in err
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", threaded_simulator.subscription_id)  # env beats config
+    assert run(capsys, "get", "scale-sets", "-o", "json", *endpoint)[0] == 0
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", unknown)  # flag beats env and config
+    code, out, _ = run(capsys, "get", "scale-sets", "-o", "json", *conn(threaded_simulator))
+    assert code == 0 and len(json.loads(out)) == 6
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID")
+    (config_dir / "config.toml").write_text(f'subscription = "{threaded_simulator.subscription_id}"\n')
+    code, out, err = run(capsys, "get", "scale-sets", "-o", "json", *endpoint)
+    assert code == 0 and err == ""
+    assert {r["subscription_id"] for r in json.loads(out)} == {threaded_simulator.subscription_id}
+
+
+def test_malformed_config_warns_and_get_goes_on(capsys, threaded_simulator, monkeypatch, tmp_path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('theme = "x"\nsubscription = 42\n')
+    monkeypatch.setenv("VMSS_TUI_CONFIG", str(path))
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
+    code, out, err = run(capsys, "get", "scale-sets", "-o", "json", "--arm-endpoint", threaded_simulator.endpoint)
+    assert code == 0 and len(json.loads(out)) == 6  # the only subscription listed
+    (warning,) = err.strip().splitlines()
+    assert warning.startswith("vmss-tui: warning: ") and "line 2" in warning and "subscription" in warning
+
+
 def test_unknown_scale_set_is_one_line(capsys, threaded_simulator) -> None:
     code, out, err = run(capsys, "get", "instances", "--scale-set", "vmss-nope", *conn(threaded_simulator))
     assert code == 1 and out == ""
@@ -222,6 +256,30 @@ def test_console_and_ssh_dispatch_to_the_ui(capsys, monkeypatch, threaded_simula
     assert target == ("vmss-web", "4", "rg-web-prod") and ssh_settings.read_only is False
 
 
+def test_demo_hands_the_simulators_ssh_key_to_a_console_that_takes_one(capsys, monkeypatch) -> None:
+    seen: list[tuple[str, bool, str | None]] = []
+
+    def run_console(settings: ConnectionSettings, *, ssh_target=None, ssh_identity_file=None) -> int:
+        key = Path(ssh_identity_file) if ssh_identity_file else None
+        seen.append((str(ssh_identity_file), bool(key and key.is_file()), settings.arm_endpoint))
+        return 0
+
+    def old_run_console(settings: ConnectionSettings, *, ssh_target=None) -> int:  # no way to take a key
+        seen.append(("no key", False, settings.arm_endpoint))
+        return 0
+
+    fake = types.ModuleType("vmss_tui.ui.app")
+    monkeypatch.setitem(sys.modules, "vmss_tui.ui.app", fake)
+    fake.run_console = run_console  # type: ignore[attr-defined]
+    assert run(capsys, "--demo")[0] == 0
+    fake.run_console = old_run_console  # type: ignore[attr-defined]
+    assert run(capsys, "--demo", "ssh", "vmss-web", "1")[0] == 0
+    (key, existed, endpoint), (nothing, _, _) = seen
+    assert existed and key.endswith("id_ed25519") and endpoint.startswith("http://127.0.0.1:")
+    assert not Path(key).exists()  # the demo stopped and took its key with it
+    assert nothing == "no key"
+
+
 def test_console_missing_is_one_line(capsys, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "vmss_tui.ui.app", None)  # import of it fails
     code, _, err = run(capsys, "--arm-endpoint", "http://127.0.0.1:9", "--subscription", "s")
@@ -249,4 +307,21 @@ def test_get_in_a_fresh_interpreter_never_imports_textual(threaded_simulator) ->
     assert json.loads(result.stdout)
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "vmss_tui.azure.fleet" in imported and "azure.mgmt.compute" in imported  # the trace is real
+    assert not {name for name in imported if name == "textual" or name.startswith("textual.")}
+
+
+def test_get_reading_the_config_file_never_imports_textual(threaded_simulator, tmp_path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'subscription = "{threaded_simulator.subscription_id}"\n')
+    env = {**os.environ, "PYTHONPATH": str(REPO), "VMSS_TUI_CONFIG": str(config)}
+    env.pop("AZURE_SUBSCRIPTION_ID", None)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "vmss_tui", "get", "scale-sets", "-o", "json",
+         "--arm-endpoint", threaded_simulator.endpoint],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert {r["subscription_id"] for r in json.loads(result.stdout)} == {threaded_simulator.subscription_id}
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "vmss_tui.config" in imported
     assert not {name for name in imported if name == "textual" or name.startswith("textual.")}

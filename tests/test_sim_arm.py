@@ -15,6 +15,8 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from sim_sdk_helpers import FIXED_TOKEN, sdk_clients
 
 from vmss_tui.sim import (
+    DURATIONS,
+    GUEST_BOOT_AFTER_RESTART,
     InstanceStateSpec,
     ManualClock,
     ScaleSetSpec,
@@ -165,6 +167,8 @@ async def test_scale_set_power_actions_finish_and_change_state(sim: Simulator, c
     await (await ops.begin_start(WEB, "vmss-web", {"instanceIds": ["1", "2", "5"]})).result()
     assert {sim.instance(WEB, "vmss-web", i).power for i in (1, 2, 5)} == {"running"}
     await (await ops.begin_restart(WEB, "vmss-web", {"instanceIds": ["6"]})).result()
+    assert sim.instance(WEB, "vmss-web", 6).power == "starting"  # the guest still boots
+    await asyncio.wait_for(sim.settle(), 5)
     assert sim.instance(WEB, "vmss-web", 6).power == "running"
     key_generation = sim.instance(WEB, "vmss-web", 6).host_key_generation
     await (await ops.begin_reimage(WEB, "vmss-web", {"instanceIds": ["6"]})).result()
@@ -200,20 +204,47 @@ async def test_restart_passes_through_starting_in_simulated_time() -> None:
     await sim.start()
     try:
         async with sdk_clients(sim) as (compute, _):
-            poller = await compute.virtual_machine_scale_set_vms.begin_restart(WEB, "vmss-web", "1")
+            vms = compute.virtual_machine_scale_set_vms
+
+            async def statuses(instance_id: str) -> list[str]:
+                return [s.code for s in (await vms.get_instance_view(WEB, "vmss-web", instance_id)).statuses]
+
+            poller = await vms.begin_restart(WEB, "vmss-web", "1")
             waiter = asyncio.create_task(poller.result())
             await asyncio.sleep(0.1)
             assert not waiter.done()
-            view = await compute.virtual_machine_scale_set_vms.get_instance_view(WEB, "vmss-web", "1")
-            assert [s.code for s in view.statuses] == ["ProvisioningState/updating", "PowerState/starting"]
+            # The reboot call: still running (as Azure reports it), the model updating.
+            assert await statuses("1") == ["ProvisioningState/updating", "PowerState/running"]
             sim.advance(1.0)
-            assert sim.instance(WEB, "vmss-web", 1).power == "starting"
-            sim.advance(0.5)  # restart takes 1.4 simulated seconds
+            assert sim.instance(WEB, "vmss-web", 1).power == "running" and not waiter.done()
+            sim.advance(0.5)  # the restart operation takes 1.4 simulated seconds ...
             await asyncio.wait_for(waiter, 5)
-            view = await compute.virtual_machine_scale_set_vms.get_instance_view(WEB, "vmss-web", "1")
-            assert [s.code for s in view.statuses] == ["ProvisioningState/succeeded", "PowerState/running"]
+            assert poller.status() == "Succeeded"
+            # ... and ends while the guest still boots: starting for 8 more seconds.
+            assert await statuses("1") == ["ProvisioningState/succeeded", "PowerState/starting"]
+            sim.advance(GUEST_BOOT_AFTER_RESTART - 0.5)
+            assert await statuses("1") == ["ProvisioningState/succeeded", "PowerState/starting"]
+            sim.advance(0.5)
+            assert await statuses("1") == ["ProvisioningState/succeeded", "PowerState/running"]
+            # A power-off during the boot takes over: the boot does not bring it back to running.
+            await vms.begin_restart(WEB, "vmss-web", "4")
+            sim.advance(1.5)
+            assert sim.instance(WEB, "vmss-web", 4).power == "starting"
+            poller = await vms.begin_power_off(WEB, "vmss-web", "4")
+            sim.advance(GUEST_BOOT_AFTER_RESTART)
+            assert sim.instance(WEB, "vmss-web", 4).power == "stopping"
+            sim.advance(DURATIONS["powerOff"])
+            await asyncio.wait_for(poller.result(), 5)
+            assert sim.instance(WEB, "vmss-web", 4).power == "stopped"
+            # Start: starting for the whole ~6 s operation, running when it ends.
+            poller = await vms.begin_start(WEB, "vmss-web", "5")
+            sim.advance(DURATIONS["start"] - 0.5)
+            assert await statuses("5") == ["ProvisioningState/updating", "PowerState/starting"]
+            sim.advance(0.5)
+            await asyncio.wait_for(poller.result(), 5)
+            assert await statuses("5") == ["ProvisioningState/succeeded", "PowerState/running"]
             # Power off: stopping for ~19 s.
-            poller = await compute.virtual_machine_scale_set_vms.begin_power_off(WEB, "vmss-web", "2")
+            poller = await vms.begin_power_off(WEB, "vmss-web", "2")
             sim.advance(10)
             assert sim.instance(WEB, "vmss-web", 2).power == "stopping"
             sim.advance(10)
@@ -634,6 +665,42 @@ async def test_large_topology_pages_a_thousand_instances() -> None:
             assert len(ports) == 1000
     finally:
         await sim.stop()
+
+
+async def generated_ids(seed: int | None) -> list[str]:
+    """Every kind of id a simulator makes, in one run of a fixed sequence of requests."""
+    sim = Simulator(speed=200, ssh=False, seed=seed)
+    await sim.start()
+    try:
+        async with sdk_clients(sim) as (compute, network):
+            vms = [vm async for vm in compute.virtual_machine_scale_set_vms.list(WEB, "vmss-web")]
+            scale_set = await compute.virtual_machine_scale_sets.get(WEB, "vmss-web")
+            lb = await network.load_balancers.get(WEB, "lb-web")
+        _, headers, _ = await raw_get(sim, f"/subscriptions/{sim.subscription_id}/resourceGroups/{WEB}")
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {FIXED_TOKEN}"}) as session:
+            url = (f"{sim.endpoint}/subscriptions/{sim.subscription_id}/resourceGroups/{WEB}/providers/"
+                   f"Microsoft.Compute/virtualMachineScaleSets/vmss-web/virtualMachines/1/restart?api-version=2026-04-01")
+            async with session.post(url) as response:
+                operation = response.headers["Azure-AsyncOperation"].split("?")[0].rsplit("/", 1)[-1]
+        return [
+            *(vm.properties.vm_id for vm in vms),
+            *(vm.properties.storage_profile.os_disk.name for vm in vms),
+            scale_set.properties.unique_id,
+            lb.properties.resource_guid,
+            headers["x-ms-request-id"],
+            operation,
+        ]
+    finally:
+        await sim.stop()
+
+
+async def test_seed_makes_generated_ids_repeatable() -> None:
+    first, again, other = await generated_ids(7), await generated_ids(7), await generated_ids(8)
+    assert first == again
+    assert len(first) == len(set(first)) == 16  # 6 vmIds, 6 disk names, uniqueId, resourceGuid, request, operation
+    assert not set(first) & set(other)
+    unseeded = await generated_ids(None), await generated_ids(None)
+    assert not set(unseeded[0]) & set(unseeded[1]) and not set(unseeded[0]) & set(first)
 
 
 def test_default_topology_is_fresh_each_call() -> None:

@@ -12,6 +12,8 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from vmss_tui.azure.errors import FleetError, NotFoundError
@@ -25,6 +27,7 @@ PROG = "vmss-tui"
 ENV_ENDPOINT = "VMSS_TUI_ARM_ENDPOINT"
 ENV_SUBSCRIPTION = "AZURE_SUBSCRIPTION_ID"
 GET_KINDS = ("scale-sets", "instances", "nat")
+DEMO_SPEED = 1.0  # simulated seconds per real second under --demo
 
 # Options that may come before or after the sub-command, and whether they take a value.
 GLOBAL_OPTIONS = {"--arm-endpoint": True, "--subscription": True, "--read-only": False, "--demo": False}
@@ -47,7 +50,8 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--arm-endpoint", metavar="URL", default=argparse.SUPPRESS,
                        help=f"Resource Manager endpoint (env {ENV_ENDPOINT}; default: public Azure)")
     group.add_argument("--subscription", metavar="ID", default=argparse.SUPPRESS,
-                       help=f"subscription id (env {ENV_SUBSCRIPTION}; default: the Azure CLI's, else all)")
+                       help=f"subscription id (env {ENV_SUBSCRIPTION}; default: the config file's, "
+                            "else the Azure CLI's, else all)")
     group.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
                        help="never send a write; hide every mutating action")
     group.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
@@ -100,6 +104,8 @@ def _find_command(argv: Sequence[str]) -> int | None:
 
 
 def settings_from(args: argparse.Namespace) -> ConnectionSettings:
+    """Flag, else environment. (The config file's subscription comes next: `with_config_subscription`
+    for `get`; the console reads the config file itself.)"""
     endpoint = getattr(args, "arm_endpoint", None) or os.environ.get(ENV_ENDPOINT) or None
     subscription = getattr(args, "subscription", None) or os.environ.get(ENV_SUBSCRIPTION) or None
     return ConnectionSettings(
@@ -107,6 +113,23 @@ def settings_from(args: argparse.Namespace) -> ConnectionSettings:
         subscription_id=subscription,
         read_only=bool(getattr(args, "read_only", False)),
     )
+
+
+def with_config_subscription(settings: ConnectionSettings) -> ConnectionSettings:
+    """The config file's default subscription when neither --subscription nor the environment
+    named one. Subscription precedence: flag > environment > config file > Azure CLI default >
+    every listable subscription (the last two are Fleet.open's). Applies to any endpoint, the
+    simulator's too, as the console does: the config file is this tool's own, explicit choice."""
+    if settings.subscription_id:
+        return settings
+    from vmss_tui.config import load_config  # light: tomllib + platformdirs, never Textual
+
+    config = load_config()
+    for problem in config.problems:  # a malformed file: say so, go on with what could be read
+        print(f"{PROG}: warning: {problem}", file=sys.stderr)
+    if not config.subscription:
+        return settings
+    return replace(settings, subscription_id=config.subscription)
 
 
 # ---------------------------------------------------------------- get
@@ -267,7 +290,11 @@ def _print_get(args: argparse.Namespace, rows: list[dict[str, Any]], notes: list
 # ---------------------------------------------------------------- console
 
 
-def _run_console(settings: ConnectionSettings, ssh_target: tuple[str, str, str | None] | None) -> int:
+def _run_console(
+    settings: ConnectionSettings,
+    ssh_target: tuple[str, str, str | None] | None,
+    ssh_identity_file: Path | None = None,
+) -> int:
     try:
         from vmss_tui.ui.app import run_console
     except ImportError as exc:
@@ -276,7 +303,22 @@ def _run_console(settings: ConnectionSettings, ssh_target: tuple[str, str, str |
             return 1
         print(f"{PROG}: cannot start the console: {exc} (reinstall with `pip install .`)", file=sys.stderr)
         return 1
-    return int(run_console(settings, ssh_target=ssh_target) or 0)
+    kwargs: dict[str, Any] = {"ssh_target": ssh_target}
+    if ssh_identity_file is not None and _takes_keyword(run_console, "ssh_identity_file"):
+        # The demo simulator's client key, tried first by SSH sessions. A console that cannot take
+        # it yet still reaches the demo's servers with the user's own ~/.ssh keys and agent.
+        kwargs["ssh_identity_file"] = str(ssh_identity_file)
+    return int(run_console(settings, **kwargs) or 0)
+
+
+def _takes_keyword(function: Any, name: str) -> bool:
+    import inspect
+
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
 # ---------------------------------------------------------------- main
@@ -285,9 +327,9 @@ def _run_console(settings: ConnectionSettings, ssh_target: tuple[str, str, str |
 def _start_demo() -> Any:
     from vmss_tui.sim import Simulator
 
-    # Twice real speed: a restart still visibly passes through "starting", a power-off takes
-    # about ten seconds rather than twenty.
-    return Simulator(speed=2.0).start_in_thread()
+    # Real speed: actions take as long as Azure's (a restart shows "starting" for ~8 s while the
+    # guest boots, a power-off ~19 s), slow enough to watch in the console.
+    return Simulator(speed=DEMO_SPEED).start_in_thread()
 
 
 def _dispatch(argv: list[str]) -> int:
@@ -311,12 +353,15 @@ def _dispatch(argv: list[str]) -> int:
         )
     try:
         if args.command == "get":
+            if demo is None:
+                settings = with_config_subscription(settings)
             rows, notes = asyncio.run(_run_get(settings, args))
             _print_get(args, rows, notes)
             return 0
+        identity = demo.ssh_client_key_path if demo is not None else None
         if args.command == "ssh":
-            return _run_console(settings, (args.scale_set, args.instance_id, args.resource_group))
-        return _run_console(settings, None)
+            return _run_console(settings, (args.scale_set, args.instance_id, args.resource_group), identity)
+        return _run_console(settings, None, identity)
     finally:
         if demo is not None:
             demo.stop_thread()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -42,6 +43,7 @@ ProgressCallback = Callable[[str], Awaitable[None] | None]  # receives "InProgre
 
 MAX_CAPACITY = 1000
 DEFAULT_CONCURRENCY = 8
+CONVERT_BATCH = 100  # items converted between two turns of the event loop (~15 ms of CPU)
 SUBSCRIPTIONS_API_VERSION = "2022-12-01"
 # A syntactically valid subscription id for the client that only lists subscriptions.
 _BOOTSTRAP_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -145,6 +147,7 @@ class Fleet:
         self._closed = False
         self._compute = self._make_compute_client(subscription_id)
         self._network = self._make_network_client(subscription_id)
+        _freeze_loaded_heap()
 
     # ------------------------------------------------------------ set-up
 
@@ -262,7 +265,7 @@ class Fleet:
 
     async def _collect(self, make_pager: Callable[..., Any], convert: Callable[[Any], R]) -> list[R]:
         """All items of one paged SDK list operation (the SDK follows nextLink), converted from
-        each page's JSON.
+        each page's JSON as the page arrives.
 
         The SDK would build a model for every item before handing it over (about a millisecond
         of CPU each, on the event loop: a second per refresh of a 1,000-instance scale set). The
@@ -270,10 +273,14 @@ class Fleet:
         empty list to build; the converters read the JSON through a JsonView. Should a future
         SDK re-parse the body after the hook, the pager yields models as before and the result
         is the same, only slower.
+
+        Converting still costs ~0.15 ms an item, so it runs page by page (while no request of
+        this list is in flight) and gives the loop a turn every CONVERT_BATCH items: a console
+        refreshing a 1,000-instance scale set never stalls its key presses for a whole list.
         """
         from vmss_tui.azure.convert import JsonView
 
-        items: list[dict[str, Any]] = []
+        arrived: list[dict[str, Any]] = []  # items of the page(s) fetched, not yet converted
 
         def on_page(response: Any) -> None:
             self._on_response(response)  # a per-call hook replaces the client-wide one
@@ -284,14 +291,31 @@ class Fleet:
             except ValueError:
                 return
             if isinstance(body, dict) and isinstance(body.get("value"), list):
-                items.extend(item for item in body["value"] if isinstance(item, dict))
+                arrived.extend(item for item in body["value"] if isinstance(item, dict))
                 body["value"] = []
 
-        async with self._limit:
-            with self._errors():
-                async for _ in make_pager(raw_response_hook=on_page):
-                    pass
-        return [convert(JsonView(item)) for item in items]
+        results: list[R] = []
+        since_yield = 0
+        pages = make_pager(raw_response_hook=on_page).by_page()
+        while True:
+            # The concurrency bound covers the request, not the conversion after it.
+            async with self._limit:
+                with self._errors():
+                    try:
+                        page = await anext(pages)
+                    except StopAsyncIteration:
+                        break
+                    async for _ in page:
+                        pass
+            batch = arrived[:]
+            arrived.clear()
+            for item in batch:
+                results.append(convert(JsonView(item)))
+                since_yield += 1
+                if since_yield >= CONVERT_BATCH:
+                    since_yield = 0
+                    await asyncio.sleep(0)
+        return results
 
     async def _optional(self, make: Callable[[], Awaitable[T]]) -> T | None:
         """The result, or None when the resource is absent or not readable (404/403)."""
@@ -481,6 +505,33 @@ class Fleet:
         """Which of SSH 22 / RDP 3389 an NSG rule on the scale set's path opens to any source."""
         return open_management_ports(await self.nsg_layers_for(scale_set))
 
+    async def management_ports_open_many(
+        self, scale_sets: Sequence[ScaleSet], *, unknown_as_none: bool = False
+    ) -> dict[str, tuple[int, ...] | None]:
+        """`management_ports_open` of several scale sets, keyed by scale set id, reading each
+        subnet and NSG once however many scale sets share it.
+
+        By default every value is what `management_ports_open` gives (an NSG that cannot be read
+        counts as opening nothing) and a failed read raises FleetError. With unknown_as_none, a
+        scale set whose answer cannot be known (an NSG on its path unreadable, or its reads
+        failed) gets None instead, and the others still get their answer.
+        """
+        cache: dict[str, asyncio.Future[Any]] = {}
+
+        async def one(scale_set: ScaleSet) -> tuple[int, ...] | None:
+            try:
+                layers = await self.nsg_layers_for(scale_set, None, cache)
+            except FleetError:
+                if unknown_as_none:
+                    return None
+                raise
+            if unknown_as_none and any(layer.nsg is None for layer in layers):
+                return None
+            return open_management_ports(layers)
+
+        results = await asyncio.gather(*(one(s) for s in scale_sets))
+        return {s.id: r for s, r in zip(scale_sets, results, strict=True)}
+
     async def nat_mappings_for(
         self, scale_set: ScaleSet, instance_nics: Sequence[InstanceNic] | None = None
     ) -> NatResolution:
@@ -652,6 +703,23 @@ class Fleet:
         status = _poller_status(poller) or "Succeeded"
         await report(status)
         return OperationResult(status)
+
+
+_heap_frozen = False
+
+
+def _freeze_loaded_heap() -> None:
+    """Once per process, after the SDK modules have loaded: move every object alive now out of
+    reach of the cyclic garbage collector.
+
+    The SDK modules are ~145,000 objects that live as long as the process. Each refresh of a
+    1,000-instance scale set allocates enough to trigger a full collection, which walked them
+    all: a 100-130 ms stall of the event loop per refresh (8-15 ms once they are frozen).
+    """
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.freeze()
 
 
 def _check_endpoint(endpoint: str) -> None:

@@ -9,14 +9,20 @@ servers on the simulated NAT ports. Imports nothing else from vmss_tui.
 Knobs (constructor keywords, most also settable later): page_size, latency, throttle_after +
 throttle_window (+ retry_after), sim.add_fault(path_regex, status, method=, count=),
 sim.fail_action(action, code, message, count=, instance_ids=), sim.forbidden.add(resource_id),
-clock=ManualClock() with sim.advance(seconds). Introspection: sim.instance(rg, vmss, id),
-sim.ssh_targets(), sim.public_ip_prefix, sim.world (live state).
+clock=ManualClock() with sim.advance(seconds), seed=N (repeatable generated ids).
+Introspection: sim.instance(rg, vmss, id), sim.ssh_targets(), sim.public_ip_prefix, sim.world
+(live state).
+
+SSH: the servers accept public keys only, for the admin user `azureuser`: the demo key at
+sim.ssh_client_key_path (made per simulator, removed on stop), the running user's
+~/.ssh/authorized_keys and ~/.ssh/*.pub keys, and the ssh-agent's keys (ssh_user_home=,
+ssh_agent= change where those come from). No password works.
 """
 
 from .arm import FaultRule
 from .clock import ManualClock, SimClock
 from .simulator import DEFAULT_SUBSCRIPTION_ID, Simulator
-from .state import DURATIONS, ActionFault
+from .state import DURATIONS, GUEST_BOOT_AFTER_RESTART, ActionFault
 from .topology import (
     DataDiskSpec,
     FrontendSpec,
@@ -40,6 +46,7 @@ from .topology import (
 __all__ = [
     "DEFAULT_SUBSCRIPTION_ID",
     "DURATIONS",
+    "GUEST_BOOT_AFTER_RESTART",
     "ActionFault",
     "DataDiskSpec",
     "FaultRule",

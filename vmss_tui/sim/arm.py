@@ -15,7 +15,6 @@ import logging
 import math
 import re
 import time
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -212,7 +211,7 @@ class ArmApp:
             response = web.json_response(
                 {"error": {"code": "InternalServerError", "message": f"Simulator error: {type(exc).__name__}: {exc}"}}, status=500)
         self._rate_headers(response, lowered, is_read)
-        response.headers["x-ms-request-id"] = _request_id()
+        response.headers["x-ms-request-id"] = str(self.world.new_uuid())
         response.headers["x-ms-correlation-request-id"] = response.headers["x-ms-request-id"]
         self.request_log.append((request.method, request.path_qs, response.status))
         return response
@@ -757,10 +756,6 @@ def _rate_category(lowered: str, is_read: bool) -> str:
             return "NetworkRead"
         return "GetVMScaleSet"
     return "NetworkRead" if is_read else "NetworkWrite"
-
-
-def _request_id() -> str:
-    return str(uuid.uuid4())
 
 
 async def _run_script(inst: Instance, command_id: str, script: str, execute: bool) -> tuple[str, str]:

@@ -94,8 +94,14 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"fleet: {len(sim.world.scale_sets)} scale sets, {instances} instances, speed x{args.speed:g}", flush=True)
         if sim.ssh is not None:
             listening = len(sim.ssh.listening_addresses())
-            print(f"ssh: {listening} servers on {sim.public_ip_prefix}.0/24 (user azureuser, any password or key)",
+            print(f"ssh: {listening} servers on {sim.public_ip_prefix}.0/24, user azureuser, public keys only: "
+                  f"the demo key below, your ~/.ssh/authorized_keys and ~/.ssh/*.pub keys, your ssh-agent's",
                   flush=True)
+            print(f"ssh demo key: {sim.ssh_client_key_path} (removed when the simulator stops)", flush=True)
+            example = next((t for t in sim.ssh_targets() if t["listening"]), None)
+            if example is not None:
+                print(f"    e.g. ssh -i {sim.ssh_client_key_path} -p {example['port']} {example['user']}@{example['host']}"
+                      f"   ({example['scale_set']} instance {example['instance_id']})", flush=True)
         print(f"use it: vmss-tui --arm-endpoint {endpoint} --subscription {sub}", flush=True)
         print(f"    or: export VMSS_TUI_ARM_ENDPOINT={endpoint} AZURE_SUBSCRIPTION_ID={sub}", flush=True)
         if args.host not in ("127.0.0.1", "localhost", "::1"):

@@ -7,6 +7,7 @@ import logging
 import random
 import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -45,15 +46,28 @@ class Simulator:
         require_auth: bool = True,
         execute_run_commands: bool = True,
         host: str = "127.0.0.1",
+        seed: int | None = None,
+        ssh_user_home: Path | None = None,
+        ssh_agent: bool = True,
     ) -> None:
+        """`seed` makes every id the simulator generates (vmIds, uniqueIds, disk names, operation
+        and request ids) the same from run to run; None draws them at random. Public IPs are
+        chosen by `ip_prefix` (random unless given), SSH host and client keys are always fresh.
+
+        The SSH servers take public keys only: `ssh_client_key_path` (made per simulator), those
+        of `ssh_user_home`/.ssh (default: the home of the user running the simulator: its
+        authorized_keys and *.pub) and, with `ssh_agent`, those of the agent at SSH_AUTH_SOCK."""
         self.topology = topology if topology is not None else default_topology()
         self.clock = clock if clock is not None else SimClock(speed)
         self.ip_prefix = ip_prefix or (random.randrange(1, 255), random.randrange(0, 255))
-        self.world = World(self.topology, self.clock, subscription_id, self.ip_prefix)
+        self.seed = seed
+        self.world = World(self.topology, self.clock, subscription_id, self.ip_prefix, seed=seed)
         self.arm = ArmApp(self.world, page_size=page_size, latency=latency, throttle_after=throttle_after,
                           throttle_window=throttle_window, retry_after=retry_after, require_auth=require_auth,
                           execute_run_commands=execute_run_commands)
         self.ssh_enabled = ssh
+        self.ssh_user_home = ssh_user_home
+        self.ssh_agent = ssh_agent
         self.host = host
         self.port: int | None = None
         self.ssh: Any = None  # ssh_server.SshFleet when ssh=True and started
@@ -73,6 +87,12 @@ class Simulator:
             raise RuntimeError("the simulator is not started")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def ssh_client_key_path(self) -> Path | None:
+        """The demo client private key (OpenSSH format, mode 0600, in a private directory removed
+        on stop) that the SSH servers accept for the admin user; None without SSH servers."""
+        return self.ssh.client_key_path if self.ssh is not None else None
 
     @property
     def subscription_id(self) -> str:
@@ -104,7 +124,7 @@ class Simulator:
         if self.ssh_enabled:
             from .ssh_server import SshFleet
 
-            self.ssh = SshFleet(self.world)
+            self.ssh = SshFleet(self.world, user_home=self.ssh_user_home, use_agent=self.ssh_agent)
             self.world.listeners.append(self.ssh.request_reconcile)
             await self.ssh.start()
         self._ticker = asyncio.create_task(self._tick_forever(), name="vmss-sim-ticker")

@@ -3,9 +3,16 @@
 Every running instance with a NAT mapping to backend port 22 on a public frontend gets an
 asyncssh server on that frontend's address and port (127.X.Y.Z:port). A session is a real
 shell (bash, else sh) in a pseudo-terminal whose prompt and $HOSTNAME are the instance's
-computer name; the machine's own hostname is left alone. Any password or key is accepted
-for the scale set's admin user. Each instance has its own host key, replaced on reimage or
-OS upgrade. A listener closes (and drops its sessions) while the instance is not running.
+computer name; the machine's own hostname is left alone. Each instance has its own host key,
+replaced on reimage or OS upgrade. A listener closes (and drops its sessions) while the
+instance is not running.
+
+Who may log in: the shell runs as the user running the simulator, and loopback addresses are
+reachable by every local user, so only public-key authentication is offered, for the scale
+set's admin user, with the keys that user could already log in with: a demo key pair the
+simulator makes (its private half readable only by this user, removed on stop), the unrestricted
+entries of ~/.ssh/authorized_keys, ~/.ssh/*.pub, and the keys of the ssh-agent at SSH_AUTH_SOCK.
+No password is accepted.
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ import logging
 import os
 import shutil
 import signal
+import stat
 import struct
 import tempfile
 import termios
+from pathlib import Path
 from typing import Any
 
 import asyncssh
@@ -31,6 +40,8 @@ log = logging.getLogger(__name__)
 
 SSH_BACKEND_PORT = 22
 DEFAULT_MAX_SERVERS = 300  # a 1,000-instance benchmark fleet need not hold 1,000 sockets open
+DEMO_KEY_NAME = "id_ed25519"
+AGENT_TIMEOUT = 2.0  # seconds to wait for an ssh-agent that does not answer
 
 
 def ssh_targets(world: World) -> list[dict[str, Any]]:
@@ -82,6 +93,86 @@ def _target(inst: Instance, host: str, port: int, rule: str) -> dict[str, Any]:
     }
 
 
+def _write_demo_client_key() -> tuple[str, Path, bytes]:
+    """A fresh ed25519 key pair in a new private directory (0700; the private key 0600).
+    Returns (directory, private key path, public key blob). Blocking: run it in a thread."""
+    key = asyncssh.generate_private_key("ssh-ed25519", comment="vmss-tui simulator demo key")
+    directory = tempfile.mkdtemp(prefix="vmss-tui-sim-key-")  # created 0700
+    path = Path(directory) / DEMO_KEY_NAME
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key.export_private_key("openssh"))
+        path.with_suffix(".pub").write_bytes(key.export_public_key("openssh"))
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return directory, path, key.public_data
+
+
+def _home_or_none() -> Path | None:
+    try:
+        return Path.home()
+    except (RuntimeError, KeyError):  # no HOME and no passwd entry: only the demo key and the agent
+        return None
+
+
+def _safe_to_trust(path: Path) -> bool:
+    """As sshd's StrictModes: owned by this user (or root) and writable by no one else; else
+    another local user could have put a key there."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return info.st_uid in (os.getuid(), 0) and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def user_public_keys(home: Path) -> set[bytes]:
+    """Public key blobs from `home`/.ssh/authorized_keys (entries without options only: a key
+    restricted there, by from= or command= ..., gets no unrestricted shell here) and from
+    `home`/.ssh/*.pub. Files another user could write to are skipped. Blocking: use a thread."""
+    ssh_dir = home / ".ssh"
+    if not (_safe_to_trust(home) and _safe_to_trust(ssh_dir)):
+        return set()
+    keys: set[bytes] = set()
+    try:
+        files = [ssh_dir / "authorized_keys", *sorted(ssh_dir.glob("*.pub"))]
+    except OSError:
+        return keys
+    for path in files:
+        if not path.is_file():
+            continue
+        if not _safe_to_trust(path):
+            log.warning("ssh: ignoring %s: another user can write to it", path)
+            continue
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:  # a line with options in front is not a bare public key: not imported
+                keys.add(asyncssh.import_public_key(line).public_data)
+            except (asyncssh.KeyImportError, ValueError):
+                continue
+    return keys
+
+
+async def agent_public_keys() -> set[bytes]:
+    """Public key blobs of the keys the ssh-agent at SSH_AUTH_SOCK holds (none without one)."""
+    if not os.environ.get("SSH_AUTH_SOCK"):
+        return set()
+    try:
+        async with asyncio.timeout(AGENT_TIMEOUT):
+            async with asyncssh.connect_agent() as agent:
+                return {pair.public_data for pair in await agent.get_keys()}
+    except (OSError, TimeoutError, asyncssh.Error, ValueError) as exc:
+        log.info("ssh: cannot list the keys of the ssh-agent: %s", exc)
+        return set()
+
+
 class _Listener:
     def __init__(self, acceptor: asyncssh.SSHAcceptor, inst: Instance, generation: int) -> None:
         self.acceptor = acceptor
@@ -93,9 +184,15 @@ class _Listener:
 class SshFleet:
     """Keeps one SSH server per running instance's SSH NAT mapping."""
 
-    def __init__(self, world: World, max_servers: int = DEFAULT_MAX_SERVERS) -> None:
+    def __init__(self, world: World, max_servers: int = DEFAULT_MAX_SERVERS, *, user_home: Path | None = None,
+                 use_agent: bool = True) -> None:
         self.world = world
         self.max_servers = max_servers
+        self.user_home = user_home  # whose ~/.ssh keys may log in; None: the home of the user running this
+        self.use_agent = use_agent
+        self.client_key_path: Path | None = None  # the demo private key, once started
+        self.authorized_keys: frozenset[bytes] = frozenset()  # public key blobs that may log in
+        self._key_dir: str | None = None
         self._listeners: dict[tuple[str, int], _Listener] = {}
         self._host_keys: dict[str, tuple[int, asyncssh.SSHKey]] = {}
         self._failed: set[tuple[str, int, str]] = set()
@@ -106,7 +203,18 @@ class SshFleet:
         self._warned_cap = False
 
     async def start(self) -> None:
-        await self.reconcile()
+        try:
+            self._key_dir, self.client_key_path, demo_key = await asyncio.to_thread(_write_demo_client_key)
+            home = self.user_home if self.user_home is not None else _home_or_none()
+            own_keys = await asyncio.to_thread(user_public_keys, home) if home is not None else set()
+            agent_keys = await agent_public_keys() if self.use_agent else set()
+            self.authorized_keys = frozenset({demo_key, *own_keys, *agent_keys})
+            log.info("ssh: %d public keys may log in (demo key %s, %d from %s/.ssh, %d from the agent)",
+                     len(self.authorized_keys), self.client_key_path, len(own_keys), home, len(agent_keys))
+            await self.reconcile()
+        except BaseException:
+            await self.stop()  # no listener, private key or home directory left behind
+            raise
         self._task = asyncio.create_task(self._run(), name="vmss-sim-ssh")
 
     async def stop(self) -> None:
@@ -120,6 +228,12 @@ class SshFleet:
         for session in list(self._sessions):
             session.terminate()
         shutil.rmtree(self._home_root, ignore_errors=True)
+        if self._key_dir is not None:
+            shutil.rmtree(self._key_dir, ignore_errors=True)
+            self._key_dir = None
+
+    def may_log_in(self, inst: Instance, username: str, key: asyncssh.SSHKey) -> bool:
+        return username == inst.scale_set.spec.admin_user and key.public_data in self.authorized_keys
 
     def request_reconcile(self) -> None:
         self._wake.set()
@@ -229,19 +343,16 @@ class _InstanceServer(asyncssh.SSHServer):
             listener.connections.discard(self.conn)
 
     def begin_auth(self, username: str) -> bool:
-        return True
+        return True  # authentication is always required
 
     def password_auth_supported(self) -> bool:
-        return True
-
-    def validate_password(self, username: str, password: str) -> bool:
-        return username == self.instance.scale_set.spec.admin_user
+        return False  # any local user could try passwords on loopback: keys only
 
     def public_key_auth_supported(self) -> bool:
         return True
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        return username == self.instance.scale_set.spec.admin_user
+        return self.fleet.may_log_in(self.instance, username, key)
 
     def session_requested(self) -> asyncssh.SSHServerSession:
         return ShellSession(self.fleet, self.instance)

@@ -14,6 +14,7 @@ import ipaddress
 import itertools
 import logging
 import math
+import random
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -48,6 +49,9 @@ DURATIONS: dict[str, float] = {
     "runCommand": 3.0,
     "cancel": 1.0,
 }
+# A restart's LRO ends Succeeded after its API part (DURATIONS["restart"]) while the guest is still
+# booting: the instance then reports PowerState/starting for this long before it is running.
+GUEST_BOOT_AFTER_RESTART = 8.0
 
 COMPUTE_PROVIDER = "Microsoft.Compute"
 NETWORK_PROVIDER = "Microsoft.Network"
@@ -357,8 +361,12 @@ def rolling_policy_dict(spec: RollingPolicySpec | None) -> dict[str, Any]:
 class World:
     """All simulated resources of one subscription, plus the engine that moves them."""
 
-    def __init__(self, topology: Topology, clock: SimClock, subscription_id: str, ip_prefix: tuple[int, int]) -> None:
+    def __init__(self, topology: Topology, clock: SimClock, subscription_id: str, ip_prefix: tuple[int, int],
+                 seed: int | None = None) -> None:
         self.topology = topology
+        # Every uuid the simulator makes (vmIds, disk names, operation and request ids ...) comes
+        # from here: seeded, two runs of the same topology give the same ids (snapshot tests).
+        self._id_random = random.Random(seed) if seed is not None else None
         self.clock = clock
         self.scheduler = Scheduler(clock)
         self.subscription_id = subscription_id
@@ -379,6 +387,12 @@ class World:
         self._build()
 
     # ---- ids
+
+    def new_uuid(self) -> uuid.UUID:
+        """A random (version 4) uuid; from the seeded generator when the simulator has a seed."""
+        if self._id_random is None:
+            return uuid.uuid4()
+        return uuid.UUID(int=self._id_random.getrandbits(128), version=4)
 
     def rg_id(self, rg: str) -> str:
         return f"/subscriptions/{self.subscription_id}/resourceGroups/{rg}"
@@ -415,7 +429,7 @@ class World:
             self._add_public_ip(pip_spec)
         for lb_spec in topo.load_balancers:
             lb_id = self.resource_id(lb_spec.resource_group, NETWORK_PROVIDER, "loadBalancers", lb_spec.name)
-            lb = LoadBalancer(lb_id, lb_spec.name, lb_spec.resource_group, lb_spec)
+            lb = LoadBalancer(lb_id, lb_spec.name, lb_spec.resource_group, lb_spec, resource_guid=str(self.new_uuid()))
             for pool in lb_spec.nat_pools:
                 lb.pool_ports[pool.name.lower()] = {}
             for rule in lb_spec.nat_rules_v2:
@@ -479,6 +493,7 @@ class World:
             created_at=-86400.0 * 30,
             subnet=subnet,
             load_balancer=lb,
+            unique_id=str(self.new_uuid()),
         )
         self.scale_sets[ss_id.lower()] = ss
         for verb, arg in spec.initial_history():
@@ -594,8 +609,11 @@ class World:
         iid = str(ss.next_instance_id)
         ss.next_instance_id += 1
         private_ip = ss.subnet.allocate() if ss.subnet else None
+        vm_id = str(self.new_uuid())
         inst = Instance(
             scale_set=ss,
+            vm_id=vm_id,
+            disk_suffix=self.new_uuid().hex,
             instance_id=iid,
             power="running" if ready else "starting",
             provisioning="Succeeded" if ready else "Creating",
@@ -668,7 +686,7 @@ class World:
     # ---- operations
 
     def new_operation(self, name: str) -> Operation:
-        op = Operation(id=str(uuid.uuid4()), name=name, location=self.location, start=self.scheduler.now())
+        op = Operation(id=str(self.new_uuid()), name=name, location=self.location, start=self.scheduler.now())
         self.operations[op.id] = op
         return op
 
@@ -794,7 +812,10 @@ class World:
                 inst.power = "deallocating"
             else:
                 duration = 0.5
-        elif action in ("restart", "create"):
+        elif action == "restart":
+            # Azure keeps PowerState/running during the reboot call; "starting" follows it.
+            inst.power = "running" if previous_power in ("running", "starting") else previous_power
+        elif action == "create":
             inst.power = "starting"
         elif action in ("reimage", "upgrade"):
             if previous_power == "running":
@@ -825,7 +846,9 @@ class World:
                 self.changed()
                 return
             inst.provisioning = "Succeeded"
-            if action in ("start", "restart", "create"):
+            if action == "restart":
+                self._boot_guest(inst)
+            elif action in ("start", "create"):
                 inst.power = "running"
             elif action == "powerOff":
                 inst.power = "stopped" if previous_power != "deallocated" else "deallocated"
@@ -838,11 +861,30 @@ class World:
                 if action == "upgrade":
                     inst.model_version = inst.scale_set.model_version
             if inst.health is not None:
-                inst.health = ("unhealthy" if inst.sick else "healthy") if inst.power == "running" else "unknown"
+                if inst.power == "running":
+                    inst.health = "unhealthy" if inst.sick else "healthy"
+                else:
+                    inst.health = "initializing" if inst.power == "starting" else "unknown"
             self._part_done(op)
             self.changed()
 
         self.scheduler.after(duration, complete)
+
+    def _boot_guest(self, inst: Instance) -> None:
+        """After a restart's API part: PowerState/starting while the guest boots, then running,
+        unless another action has taken the instance over meanwhile."""
+        inst.power = "starting"
+        token = inst.token
+
+        def booted() -> None:
+            if inst.token != token or inst.deleted or inst.power != "starting":
+                return
+            inst.power = "running"
+            if inst.health is not None:
+                inst.health = "unhealthy" if inst.sick else "healthy"
+            self.changed()
+
+        self.scheduler.after(GUEST_BOOT_AFTER_RESTART, booted)
 
     def _ops_touching(self, inst: Instance) -> list[Operation]:
         return [self.operations[op_id] for op_id, insts in self._op_instances.items()
@@ -975,7 +1017,7 @@ class World:
         batch = [i for i in batch if not i.deleted]
         ru.in_progress = batch
         ru.last_action_time = self.scheduler.now()
-        part = Operation(id=f"batch-{uuid.uuid4()}", name="upgrade", location=self.location, start=self.scheduler.now())
+        part = Operation(id=f"batch-{self.new_uuid()}", name="upgrade", location=self.location, start=self.scheduler.now())
         part.pending = len(batch)
         batch_fault = fault if fault is not None and (fault.instance_ids is None or
                                                       fault.instance_ids & {i.instance_id for i in batch}) else None
