@@ -173,6 +173,8 @@ class ArmApp:
         self.request_count = 0
         self.write_count = 0
         self.read_count = 0
+        self.in_flight = 0  # requests being handled now
+        self.peak_in_flight = 0  # the most handled at once: how clients can prove their concurrency bound
         self.request_log: deque[tuple[str, str, int]] = deque(maxlen=2000)
         self._rates = RateCounter()
         self._throttle_hits: deque[float] = deque()
@@ -199,6 +201,8 @@ class ArmApp:
             self.write_count += 1
         else:
             self.read_count += 1
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             if self.latency > 0:
                 await asyncio.sleep(self.latency)
@@ -210,6 +214,8 @@ class ArmApp:
             log.exception("simulator request failed: %s %s", request.method, request.path)
             response = web.json_response(
                 {"error": {"code": "InternalServerError", "message": f"Simulator error: {type(exc).__name__}: {exc}"}}, status=500)
+        finally:
+            self.in_flight -= 1
         self._rate_headers(response, lowered, is_read)
         response.headers["x-ms-request-id"] = str(self.world.new_uuid())
         response.headers["x-ms-correlation-request-id"] = response.headers["x-ms-request-id"]

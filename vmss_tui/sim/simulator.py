@@ -108,6 +108,14 @@ class Simulator:
     def request_count(self) -> int:
         return self.arm.request_count
 
+    @property
+    def peak_in_flight(self) -> int:
+        """The most requests the simulator was handling at one moment."""
+        return self.arm.peak_in_flight
+
+    def reset_peak_in_flight(self) -> None:
+        self.arm.peak_in_flight = self.arm.in_flight
+
     async def start(self, port: int = 0, host: str | None = None) -> Simulator:
         if host is not None:
             self.host = host

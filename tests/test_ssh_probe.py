@@ -1,0 +1,70 @@
+"""The TCP probe against real sockets: listening (with the SSH banner), refused, timed out."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from vmss_tui.ssh.probe import ProbeState, probe_tcp
+from vmss_tui.ssh.testing import free_port
+
+
+@pytest.fixture
+def full_backlog_port() -> Iterator[int]:
+    """A port whose accept queue is full: Linux drops further SYNs, so a connect hangs."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        client = socket.socket()
+        client.setblocking(False)
+        try:
+            client.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(client)
+    yield port
+    for client in fillers:
+        client.close()
+    server.close()
+
+
+async def test_listening_port_reports_the_ssh_banner() -> None:
+    async def banner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"SSH-2.0-Probe_Test\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(banner, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        result = await probe_tcp("127.0.0.1", port, 2.0)
+    assert result.state is ProbeState.LISTENING
+    assert result.banner == "SSH-2.0-Probe_Test"
+    assert result.label.startswith("listening (SSH-2.0-Probe_Test, ")
+
+
+async def test_silent_listener_is_still_listening() -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        result = await probe_tcp("127.0.0.1", port, 2.0, banner_within=0.1)
+    assert result.state is ProbeState.LISTENING and result.banner is None
+
+
+async def test_closed_port_is_refused() -> None:
+    result = await probe_tcp("127.0.0.1", free_port(), 2.0)
+    assert result.state is ProbeState.REFUSED
+    assert result.label == "refused"
+
+
+async def test_dropped_syn_times_out(full_backlog_port: int) -> None:
+    result = await probe_tcp("127.0.0.1", full_backlog_port, connect_within=0.3)
+    assert result.state is ProbeState.TIMED_OUT
+    assert 0.25 <= result.elapsed < 2.0
+    assert result.label.startswith("timed out after")
