@@ -3,8 +3,8 @@
     python scripts/screenshots.py [--out screenshots]
 
 Runs the console headless against the built-in simulator (its default topology, the one
-`vmss-tui --demo` shows), with the simulator's clock stopped and a fixed public IP prefix so
-the pictures only change when the console does.
+`vmss-tui --demo` shows), with the simulator's clock stopped, a fixed public IP prefix and seeded
+ids so the pictures only change when the console does (and the wall clock on the status line).
 """
 
 from __future__ import annotations
@@ -93,6 +93,19 @@ async def describe(app: VmssConsoleApp, pilot: Any) -> None:
     await pilot.press("d")
 
 
+async def restart_watch(app: VmssConsoleApp, pilot: Any) -> None:
+    """A restart in flight: the simulator's clock is stopped, so its LRO stays InProgress."""
+    await settle(app, pilot, "vmss-web", "2", "inst")
+    table = app.main("#instances")
+    restarted = table.cursor_key
+    await pilot.press("r", "tab", "enter")
+    for _ in range(250):
+        if table.get_cell(restarted, "prov").plain.endswith("…"):
+            break
+        await pilot.pause(0.02)
+    await pilot.press("j")  # the cursor off the row, so its colours show
+
+
 SHOTS: list[tuple[str, tuple[int, int], Shot]] = [
     ("main-view", (200, 50), main_view),
     ("compact-80x24", (80, 24), compact),
@@ -102,6 +115,7 @@ SHOTS: list[tuple[str, tuple[int, int], Shot]] = [
     ("reimage-dialog", (140, 40), reimage_dialog),
     ("help", (140, 45), help_screen),
     ("describe", (110, 40), describe),
+    ("restart-watch", (140, 40), restart_watch),  # last: it leaves an operation running in the simulator
 ]
 
 
@@ -117,7 +131,7 @@ async def take(sim: Simulator, out: Path, name: str, size: tuple[int, int], shot
 
 
 async def run(out: Path) -> None:
-    sim = Simulator(clock=ManualClock(), ip_prefix=(77, 1), ssh=False)
+    sim = Simulator(clock=ManualClock(), ip_prefix=(77, 1), ssh=False, seed=20260101)
     await sim.start()
     try:
         for name, size, shot in SHOTS:

@@ -3,11 +3,15 @@ the Fleet afterwards; and read-only, where pressing every action key sends no wr
 
 from __future__ import annotations
 
+import asyncio
+import re
+import time
 from typing import Any
 
 import pytest
 from test_ui_helpers import (
     UI_SIM_SPEED,
+    WAIT_TIMEOUT,
     instance_key,
     instance_table,
     make_app,
@@ -17,8 +21,13 @@ from test_ui_helpers import (
     wait_loaded,
     wait_until,
 )
+from textual.widgets import Footer
 
+from vmss_tui.config import Config, RefreshSettings
+from vmss_tui.ui.app import WATCH_AFTER, WATCH_REFRESH
 from vmss_tui.ui.screens import ConfirmActionScreen, ScaleScreen
+
+HOURLY = Config(refresh=RefreshSettings(instances=3600, scale_sets=3600, nat=3600))
 
 ACTION_KEYS = {
     "start": "t",
@@ -42,11 +51,27 @@ async def _wait_operation(pilot: Any, app: Any, count: int = 1) -> Any:
     return app.finished_operations[-1]
 
 
+async def _wait_power(pilot: Any, fleet: Any, name: str, instance_id: str, state: str,
+                      limit: float = WAIT_TIMEOUT) -> Any:
+    """Poll ARM (through the Fleet) until the instance reports `state`; bounded."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while True:
+        instance = (await _instances(fleet, name)).get(instance_id)
+        if instance is not None and instance.power_state == state:
+            return instance
+        if loop.time() > deadline:
+            seen = instance.power_state if instance is not None else "gone"
+            raise AssertionError(f"instance {instance_id} still {seen} after {limit}s, expected {state}")
+        await pilot.pause(0.05)
+
+
 @pytest.mark.parametrize(
     ("action", "instance_id", "check"),
     [
         ("start", "5", lambda before, after: after.power_state == "running"),
-        ("restart", "1", lambda before, after: after.power_state == "running"),
+        # a restart's LRO ends while the guest still boots ("starting"): checked after the wait below
+        ("restart", "1", lambda before, after: after.power_state in ("starting", "running")),
         ("power_off", "1", lambda before, after: after.power_state == "stopped"),
         ("deallocate", "6", lambda before, after: after.power_state == "deallocated"),
         ("reimage", "4", lambda before, after: after.power_state == "running"),  # + a new host key, below
@@ -84,8 +109,9 @@ async def test_instance_action_confirmed_reaches_azure(start_simulator, open_fle
         assert sim.write_count == writes + 1  # one scale-set-level LRO
         after = (await _instances(fleet, "vmss-web")).get(instance_id)
         assert check(before, after)
-        if action == "restart":  # nothing to see from outside but that it ran
+        if action == "restart":  # it ran, and the guest comes back up after its boot
             assert sim.instance("rg-web-prod", "vmss-web", instance_id).token > token_before
+            after = await _wait_power(pilot, fleet, "vmss-web", instance_id, "running")
         if action == "reimage":  # a new OS disk from the image: a new SSH host key
             assert sim.instance("rg-web-prod", "vmss-web", instance_id).host_key_generation > host_key_before
         # the console shows it too, after its refresh
@@ -152,11 +178,25 @@ async def test_marked_instances_are_the_targets(start_simulator, open_fleet):
         assert not app.selected_view().marks  # marks are spent by the action
 
 
+def _record_notifications(app: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Every notify() call of the app from now on: (message, keyword arguments)."""
+    notes: list[tuple[str, dict[str, Any]]] = []
+    original = app.notify
+
+    def record(message: str, *args: Any, **kwargs: Any) -> None:
+        notes.append((message, kwargs))
+        original(message, *args, **kwargs)
+
+    app.notify = record
+    return notes
+
+
 async def test_failed_operation_shows_arm_code_and_message(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
     sim.fail_action("restart", code="AllocationFailed", message="Allocation failed in this zone.")
     app = make_app(sim)
     async with app.run_test(size=(160, 45)) as pilot:
+        notes = _record_notifications(app)
         await wait_loaded(pilot, app)
         await select_scale_set(pilot, app, "vmss-web")
         await move_to_instance(pilot, app, "1")
@@ -164,6 +204,81 @@ async def test_failed_operation_shows_arm_code_and_message(start_simulator):
         outcome = await _wait_operation(pilot, app)
         assert "AllocationFailed" in outcome.outcome and "Allocation failed in this zone." in outcome.outcome
         assert "AllocationFailed" in (app.last_error or "")
+        # the notification says what failed where, with ARM's code and message, and stays a while
+        failed = [(text, kwargs) for text, kwargs in notes if kwargs.get("severity") == "error"]
+        assert len(failed) == 1, notes
+        text, kwargs = failed[0]
+        assert re.fullmatch(r"Restart of vmss-web instance 1: failed after \d+\.\ds: AllocationFailed: "
+                            r"Allocation failed in this zone\.", text), text
+        assert kwargs.get("timeout", 0) >= 30
+
+
+async def test_watching_a_restart_pending_then_starting_then_running(start_simulator):
+    """The affected row reads "restarting…" while the LRO runs; then the console keeps reading
+    the instances every second, so the guest's boot ("starting", then "running") shows up even
+    though the configured refresh is an hour. The simulator's clock only moves when told."""
+    from vmss_tui.sim import ManualClock
+
+    sim = await start_simulator(clock=ManualClock(), ssh=False)
+    offset = [0.0]  # moves the app's clock past the watch window at the end
+    app = make_app(sim, config=HOURLY, clock=lambda: time.time() + offset[0])
+    async with app.run_test(size=(160, 45)) as pilot:
+        notes = _record_notifications(app)
+        await wait_loaded(pilot, app)
+        await select_scale_set(pilot, app, "vmss-web")
+        await move_to_instance(pilot, app, "1")
+        key = instance_key(app, "1")
+        table = instance_table(app)
+        web = next(k for k in scale_set_table(app).visible_keys if app.views[k].scale_set.name == "vmss-web")
+        await pilot.press("r", "tab", "enter")
+        await wait_until(pilot, lambda: table.get_cell(key, "prov").plain == "restarting…", "the pending row")
+        assert "yellow" in str(table.get_cell(key, "prov").style)
+        assert "yellow" in str(table.get_cell(key, "id").style)  # the row's colour, not just the cell
+        assert table.get_cell(key, "power").plain == "running"  # what ARM says during the reboot call
+        assert scale_set_table(app).get_cell(web, "prov").plain == "restarting 1 instance…"
+        other = instance_key(app, "2")
+        assert table.get_cell(other, "prov").plain == "Succeeded"  # only the affected rows
+
+        sim.advance(1.4)  # the reboot call ends; the guest boots for 8 s more
+        await _wait_operation(pilot, app)
+        await wait_until(pilot, lambda: table.get_cell(key, "power").plain == "starting"
+                         and table.get_cell(key, "prov").plain == "Succeeded", "the booting guest")
+        assert scale_set_table(app).get_cell(web, "prov").plain == "Succeeded"
+        succeeded = [text for text, _ in notes if "succeeded" in text]
+        assert len(succeeded) == 1 and re.fullmatch(
+            r"Restart of vmss-web instance 1: succeeded in \d+\.\ds", succeeded[0]), succeeded
+        assert app.plan["instances"].interval == WATCH_REFRESH
+
+        sim.advance(8.0)  # booted: only the watch's fast refresh can show it (the plan says hourly)
+        await wait_until(pilot, lambda: table.get_cell(key, "power").plain == "running", "the guest up again")
+
+        offset[0] += WATCH_AFTER + 1  # the watch ends: back to the configured interval
+        await wait_until(pilot, lambda: app.plan["instances"].interval == HOURLY.refresh.instances
+                         and app._watch_timer is None, "the watch to end")
+
+
+async def test_dialogs_footer_shows_the_dialog_keys(start_simulator):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    app = make_app(sim)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_loaded(pilot, app)
+        await select_scale_set(pilot, app, "vmss-web")
+        await move_to_instance(pilot, app, "1")
+        console_footer = app.query_one("#footer")
+        assert console_footer.styles.visibility == "visible"
+        await pilot.press("r")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmActionScreen)
+        await pilot.pause()
+        shown = {b.binding.description for b in dialog.active_bindings.values() if b.binding.show}
+        assert {"Cancel", "Next"} <= shown
+        assert not shown & {"Mark", "SSH", "Restart", "Help", "Cmd"}  # the console's keys are not offered
+        assert dialog.query_one(Footer).display
+        assert console_footer.styles.visibility == "hidden"  # under the dialog, out of sight
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0]
+        assert console_footer.styles.visibility == "visible"
 
 
 async def test_scale_to_n_validates_as_typed_and_scales(start_simulator, open_fleet):

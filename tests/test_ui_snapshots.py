@@ -9,9 +9,7 @@ hour, so nothing changes while a picture is taken. Update with `pytest --snapsho
 
 from __future__ import annotations
 
-import random
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,13 +33,7 @@ def frozen_simulator() -> Iterator[Any]:
     """One simulator for every picture: manual clock, fixed IP prefix, seeded ids."""
     from vmss_tui.sim import ManualClock, Simulator
 
-    seeded = random.Random(20260101)
-    real_uuid4 = uuid.uuid4
-    uuid.uuid4 = lambda: uuid.UUID(int=seeded.getrandbits(128), version=4)  # type: ignore[assignment]
-    try:
-        sim = Simulator(clock=ManualClock(), ip_prefix=(77, 1), ssh=False).start_in_thread()
-    finally:
-        uuid.uuid4 = real_uuid4  # type: ignore[assignment]
+    sim = Simulator(clock=ManualClock(), ip_prefix=(77, 1), ssh=False, seed=20260101).start_in_thread()
     yield sim
     sim.stop_thread()
 

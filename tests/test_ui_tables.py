@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
+from vmss_tui.domain.models import Instance, ScaleSet
+from vmss_tui.ui import render
 from vmss_tui.ui.refresh import MAX_BACKOFF, THROTTLED_MIN_BACKOFF, RefreshPlan
 from vmss_tui.ui.render import RowData
-from vmss_tui.ui.tables import Column, LiveTable, RowFilter
+from vmss_tui.ui.tables import Column, InstanceTable, LiveTable, RowFilter
 
 
 class Table(LiveTable):
@@ -122,3 +124,42 @@ def test_throttling_waits_at_least_a_minute_and_ignores_refresh_requests():
     assert plan.due("instances", THROTTLED_MIN_BACKOFF)
     plan.slow = True  # low headroom: intervals stretch
     assert plan.interval("instances") > 2.0
+
+
+def _instance(instance_id: str, power: str = "running", health: str | None = "healthy") -> Instance:
+    return Instance(id=f"/x/virtualMachines/{instance_id}", scale_set="vmss-web", resource_group="rg",
+                    instance_id=instance_id, name=f"vmss-web_{instance_id}", computer_name=None,
+                    power_state=power, provisioning_state="Succeeded", latest_model=True, health=health)
+
+
+def test_pending_action_shows_in_the_state_cell_with_the_row_colour():
+    instance = _instance("2")
+    plain = render.instance_cells(instance, marked=False, private_ip=None, resolution=None)
+    pending = render.instance_cells(instance, marked=False, private_ip=None, resolution=None, pending="restarting…")
+    columns = [c.key for c in InstanceTable.COLUMNS]
+    prov, ident, power = columns.index("prov"), columns.index("id"), columns.index("power")
+    assert plain[prov] == ("Succeeded", render.PLAIN)
+    assert pending[prov] == ("restarting…", render.PENDING)
+    assert pending[ident][1] == render.PENDING and plain[ident][1] != render.PENDING
+    assert pending[power] == plain[power] == ("running", render.GOOD)  # ARM's word, untouched
+    # a stopped guest's "unknown" health is no news; a running one's is
+    health = columns.index("health")
+    stopped = render.instance_cells(_instance("5", "stopped", "unknown"), marked=False, private_ip=None,
+                                    resolution=None)
+    running = render.instance_cells(_instance("6", "running", "unknown"), marked=False, private_ip=None,
+                                    resolution=None)
+    assert stopped[health][1] == render.DIM and running[health][1] == render.WARN
+
+
+def test_operation_words():
+    from vmss_tui.ui.actions import INSTANCE_ACTION_SPECS, operation_label, pending_on_scale_set
+
+    restart = INSTANCE_ACTION_SPECS["restart"]
+    scale_set = ScaleSet(id="/x/vmss-web", name="vmss-web", resource_group="rg-web", location="westeurope",
+                         subscription_id="s", sku="Standard_D2s_v3", capacity=6, upgrade_mode="Manual",
+                         orchestration_mode="Uniform", provisioning_state="Succeeded")
+    assert operation_label(restart, scale_set, ["2"]) == "Restart of vmss-web instance 2"
+    assert operation_label(restart, scale_set, ["1", "6"]) == "Restart of vmss-web instances 1, 6"
+    assert pending_on_scale_set(restart, 1) == "restarting 1 instance…"
+    assert all(spec.pending.endswith("…") for spec in INSTANCE_ACTION_SPECS.values())
+    assert [render.format_duration(s) for s in (1.44, 9.96, 75)] == ["1.4s", "10s", "1m15s"]

@@ -524,6 +524,8 @@ class World:
         if state.health:
             inst.health = state.health
             inst.sick = state.health == "unhealthy"
+        elif inst.health is not None and inst.power != "running":
+            inst.health = "unknown"  # as after a stop: a guest that is not running reports no health
         if state.provisioning_failed:
             inst.provisioning = "Failed"
             inst.failure = state.provisioning_failed

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vmss_tui.domain.models import Instance, ScaleSet
-from vmss_tui.ui.render import pluralize
+from vmss_tui.ui.render import pluralize, summarize_ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,24 +23,30 @@ class ActionSpec:
     # Which power states the action changes nothing for (said in the dialog, not enforced:
     # ARM decides and reports).
     no_op_states: tuple[str, ...] = ()
+    # What the affected rows read while the operation runs ("restarting…").
+    pending: str = ""
 
 
 INSTANCE_ACTION_SPECS: dict[str, ActionSpec] = {
     spec.id: spec
     for spec in (
-        ActionSpec("start", "Start", "boots the VM; compute billing resumes.", no_op_states=("running",)),
-        ActionSpec("restart", "Restart", "reboots the guest OS; the VM stays allocated and keeps its disks and IPs."),
+        ActionSpec("start", "Start", "boots the VM; compute billing resumes.", no_op_states=("running",),
+                   pending="starting…"),
+        ActionSpec("restart", "Restart", "reboots the guest OS; the VM stays allocated and keeps its disks and IPs.",
+                   pending="restarting…"),
         ActionSpec(
             "power_off",
             "Stop (power off)",
             "powers the VM off without a guest shutdown; it stays allocated and compute is still billed.",
             no_op_states=("stopped", "deallocated"),
+            pending="stopping…",
         ),
         ActionSpec(
             "deallocate",
             "Deallocate",
             "stops the VM and releases its compute (billing stops); ephemeral disks are lost.",
             no_op_states=("deallocated",),
+            pending="deallocating…",
         ),
         ActionSpec(
             "reimage",
@@ -49,11 +55,13 @@ INSTANCE_ACTION_SPECS: dict[str, ActionSpec] = {
             "and the SSH host key changes.",
             destructive=True,
             type_name=True,
+            pending="reimaging…",
         ),
         ActionSpec(
             "update",
             "Update to latest model",
             "applies the scale set's current model (manual upgrade); the instance may restart.",
+            pending="updating…",
         ),
         ActionSpec(
             "delete",
@@ -61,6 +69,7 @@ INSTANCE_ACTION_SPECS: dict[str, ActionSpec] = {
             "deletes the VM and its OS disk for good; the scale set's capacity goes down accordingly.",
             destructive=True,
             type_name=True,
+            pending="deleting…",
         ),
     )
 }
@@ -68,13 +77,15 @@ INSTANCE_ACTION_SPECS: dict[str, ActionSpec] = {
 SCALE_SET_ACTION_SPECS: dict[str, ActionSpec] = {
     spec.id: spec
     for spec in (
-        ActionSpec("scale", "Scale", "sets the scale set's capacity."),
-        ActionSpec("start_all", "Start all", "boots every instance of the scale set.", no_op_states=("running",)),
+        ActionSpec("scale", "Scale", "sets the scale set's capacity.", pending="scaling…"),
+        ActionSpec("start_all", "Start all", "boots every instance of the scale set.", no_op_states=("running",),
+                   pending="starting…"),
         ActionSpec(
             "stop_all",
             "Stop all",
             "powers off every instance of the scale set; they stay allocated and compute is still billed.",
             no_op_states=("stopped", "deallocated"),
+            pending="stopping…",
         ),
     )
 }
@@ -105,3 +116,17 @@ def scale_effect(scale_set: ScaleSet, target: int) -> str:
     return (f"Capacity {scale_set.capacity} -> {target}: Azure deletes "
             f"{pluralize(scale_set.capacity - target, 'instance')} (chosen by the scale-in policy) "
             "with their OS disks.")
+
+
+def operation_label(spec: ActionSpec, scale_set: ScaleSet, instance_ids: list[str]) -> str:
+    """Who did what to which, for the progress line and the notifications:
+    `Restart of vmss-web instance 2`, `Stop (power off) of vmss-web instances 1, 6`."""
+    if len(instance_ids) == 1:
+        return f"{spec.label} of {scale_set.name} instance {instance_ids[0]}"
+    return f"{spec.label} of {scale_set.name} instances {summarize_ids(instance_ids, limit=6)}"
+
+
+def pending_on_scale_set(spec: ActionSpec, count: int | None) -> str:
+    """The scale set row's provisioning cell while an instance action runs: `restarting 2 instances…`."""
+    verb = spec.pending.removesuffix("…")
+    return f"{verb} {pluralize(count, 'instance')}…" if count else spec.pending

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import on
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Key, Resize
@@ -34,6 +34,8 @@ from vmss_tui.ui.actions import (
     SCALE_SET_ACTION_SPECS,
     instance_action_summary,
     instance_action_title,
+    operation_label,
+    pending_on_scale_set,
 )
 from vmss_tui.ui.commands import ActionCommands, JumpCommands
 from vmss_tui.ui.messages import (
@@ -94,7 +96,12 @@ COMMAND_ALIASES = {
 COMMAND_SUGGESTIONS = ["vmss", "inst", "nat", "disk", "sub", "q", "help", "refresh", "scalesets", "instances"]
 
 INSTANCES_PER_BASE_INTERVAL = 500  # above this, the instance refresh interval grows in proportion
-OPERATION_REFRESH = 2.0  # instance refresh interval while an operation on them runs
+# Watching an action: while an operation of this session runs on a scale set, and for a while
+# after it ends (a restarted guest reports "starting" while it boots), its instances are read
+# this often, so a person sees them pass through their states.
+WATCH_REFRESH = 1.0
+WATCH_AFTER = 15.0
+WATCH_TICK = 0.25  # the heartbeat while watching (a refresh every WATCH_REFRESH, not every 2)
 NSG_REFRESH = 300.0  # seconds between reads of the NSGs behind the scale-set warning marks
 COUNT_CONCURRENCY = 4  # instance lists fetched at once for the scale set counts
 SELECTION_DEBOUNCE = 0.2  # seconds the cursor must rest on a scale set before it is loaded
@@ -120,12 +127,15 @@ def one_line(error: BaseException) -> str:
 @dataclass(slots=True)
 class Operation:
     id: int
-    label: str  # "Restart 2 instances of vmss-web"
+    label: str  # "Restart of vmss-web instance 2"
     scale_set_id: str
     started: float
     status: str = "Submitting"
     finished: float | None = None
     outcome: str | None = None  # one line when finished
+    pending: str = ""  # what the affected instance rows read while it runs: "restarting…"
+    instance_keys: frozenset[str] = frozenset()  # resource ids of the affected instances
+    scale_set_pending: str = ""  # what the scale set row reads while it runs
 
 
 @dataclass(slots=True)
@@ -189,6 +199,7 @@ class VmssConsoleApp(App[int]):
         *,
         config: Config | None = None,
         ssh_target: tuple[str, str, str | None] | None = None,
+        ssh_identity_file: str | None = None,
         clock: Callable[[], float] = time.time,
         heartbeat: float = 1.0,
     ) -> None:
@@ -199,6 +210,8 @@ class VmssConsoleApp(App[int]):
         self.config, unknown = unknown_binding_problems(loaded, all_binding_ids())
         self.config_problems: list[str] = [*loaded.problems, *unknown]
         self.ssh_target = ssh_target
+        # A key tried before the config's and the default ones (`--demo`: the simulator's client key).
+        self.ssh_identity_file = ssh_identity_file
         self.clock = clock
         self.heartbeat_seconds = heartbeat
         self.ssh_port = self.config.ssh.port
@@ -215,6 +228,8 @@ class VmssConsoleApp(App[int]):
         self.last_error: str | None = None  # the last failure, one line (shown until the next one)
         self.last_error_at: float | None = None
         self.operations: dict[int, Operation] = {}  # running
+        self.watch_until: dict[str, float] = {}  # scale set id -> end of its watch after an operation
+        self._watch_timer: Any = None
         self.finished_operations: list[Operation] = []  # the last few, newest last
         self._next_op_id = 1
         self._pending_selection: Any = None
@@ -223,8 +238,9 @@ class VmssConsoleApp(App[int]):
         self._ssh_target_done = ssh_target is None
         self._pending_ssh: tuple[str, str] | None = None  # (scale set id, instance key) awaiting NAT
         self._widgets: dict[str, Widget] = {}
-        self._texts: dict[str, str] = {}
-        self._gc_frozen = False  # what each line widget shows (see _set_text)
+        self._main_screen: Any = None  # the console's own screen (on_mount)
+        self._texts: dict[str, str] = {}  # what each line widget shows (see _set_text)
+        self._gc_frozen = False
         self._live_tables: list[LiveTable] = []
         self._stopping = False
         self.plan = RefreshPlan({
@@ -234,6 +250,7 @@ class VmssConsoleApp(App[int]):
             "instances": self.config.refresh.instances,
             "nat": self.config.refresh.nat,
             "nsgs": NSG_REFRESH,
+            "watch": WATCH_REFRESH,  # watched scale sets other than the selected one (their rows)
         })
         self.fleet_writes = 0  # actions this session submitted (read-only: must stay 0)
 
@@ -260,7 +277,7 @@ class VmssConsoleApp(App[int]):
                             yield InstanceDiskTable(id="instance-disks")
         yield PromptInput()
         yield Static(id="status")
-        yield Footer(compact=True, show_command_palette=False)
+        yield Footer(compact=True, show_command_palette=False, id="footer")
 
     def on_mount(self) -> None:
         # Widgets by selector, kept from here on: while a dialog or details view is on top,
@@ -268,6 +285,8 @@ class VmssConsoleApp(App[int]):
         main_screen = self.screen
         self._widgets = {f"#{w.id}": w for w in main_screen.query("*") if w.id}
         self._live_tables = list(main_screen.query(LiveTable))
+        self._main_screen = main_screen
+        self.screen_change_signal.subscribe(self, self._screen_changed)
         self.set_keymap(dict(self.config.keys))
         if self.config.theme:
             if self.config.theme in self.available_themes:
@@ -288,6 +307,14 @@ class VmssConsoleApp(App[int]):
         self.set_interval(self.heartbeat_seconds, self._tick, name="heartbeat")
         # First frame first: the SDK modules load in the connect worker, after this paint.
         self.call_after_refresh(self._tick)
+
+    def _screen_changed(self, screen: Any) -> None:
+        """A dialog shows through to the console: the console's footer would offer keys (space
+        Mark, r Restart ...) that do nothing while the dialog is open. Hidden, not removed, so
+        the console's layout does not move; the dialogs have footers of their own."""
+        footer = self._widgets.get("#footer")
+        if footer is not None:
+            footer.styles.visibility = "visible" if screen is self._main_screen else "hidden"
 
     def main(self, selector: str, expect_type: type[WidgetType] = Widget) -> WidgetType:  # type: ignore[assignment]
         """A widget of the console screen by its `#id` (see on_mount)."""
@@ -382,16 +409,21 @@ class VmssConsoleApp(App[int]):
         # when it is on screen: the table a person looks at comes first.
         selected_first = selected is not None and selected.instances is None and any(
             self.pane_visible(v) for v in ("inst", "nat", "disk"))
-        running = [op for op in self.operations.values() if op.finished is None]
-        if running:
+        if self.operations:
             self._render_topbar()  # the operations' elapsed time
-            # Watch the instances change while an operation on them runs.
-            track = plan["instances"]
-            if selected is not None and any(op.scale_set_id == selected.scale_set.id for op in running) \
-                    and not track.throttled and now - (track.last_ok or 0.0) >= OPERATION_REFRESH:
-                track.next_due = min(track.next_due, now)
+        watched = self.watched_scale_sets(now)
+        self._set_watch_timer(bool(watched))
+        showing_instances = any(self.pane_visible(v) for v in ("inst", "nat", "disk"))
+        if watched and self.pane_visible("vmss") and plan.due("watch", now):
+            # Watched scale sets whose rows are on screen but whose instances the instances track
+            # does not read (another one is selected, or the instances pane is hidden).
+            in_view = set(self.main("#vmss", ScaleSetTable).keys_in_view())
+            others = [self.views[key].scale_set for key in sorted(watched & in_view)
+                      if key in self.views and (key != self.selected_id or not showing_instances)]
+            if others:
+                token = plan.started("watch", now)
+                self.run_worker(self._load_watched(token, others), group="watch", exit_on_error=False)
         if selected is not None:
-            showing_instances = any(self.pane_visible(v) for v in ("inst", "nat", "disk"))
             if showing_instances and plan.due("instances", now):
                 token = plan.started("instances", now)
                 self.run_worker(
@@ -498,6 +530,21 @@ class VmssConsoleApp(App[int]):
         self.post_message(NatLoaded(scale_set.id, resolution, render.private_ips(nics)))
         self.post_message(TrackDone("nat", token))
 
+    async def _load_watched(self, token: int, scale_sets: Sequence[ScaleSet]) -> None:
+        fleet = self.fleet
+        assert fleet is not None
+        try:
+            per_scale_set = await fleet.map_bounded(fleet.list_instances, scale_sets)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001
+            self.post_message(TrackDone("watch", token, one_line(error), _throttled(error)))
+            return
+        fetched_at = self.clock()
+        for scale_set, instances in zip(scale_sets, per_scale_set, strict=True):
+            self.post_message(InstancesLoaded(scale_set.id, instances, fetched_at))
+        self.post_message(TrackDone("watch", token))
+
     async def _load_counts(self, token: int, scale_sets: Sequence[ScaleSet]) -> None:
         fleet = self.fleet
         assert fleet is not None
@@ -600,7 +647,9 @@ class VmssConsoleApp(App[int]):
             # Big scale sets poll less often: each page of 100 instances is one more call against
             # the subscription's read budget (High Cost Get in Compute's terms).
             pages_factor = max(1.0, len(view.instances) / INSTANCES_PER_BASE_INTERVAL)
-            self.plan["instances"].interval = self.config.refresh.instances * pages_factor
+            watching = message.scale_set_id in self.watched_scale_sets(self.clock())
+            base = WATCH_REFRESH if watching else self.config.refresh.instances
+            self.plan["instances"].interval = base * pages_factor
             self._render_instances()
             self._render_instance_disks()
             if not self._gc_frozen:
@@ -646,8 +695,10 @@ class VmssConsoleApp(App[int]):
 
     def _render_scale_sets(self) -> None:
         ordered = sorted(self.views.values(), key=lambda v: render.scale_set_sort_key(v.scale_set))
+        pending = {op.scale_set_id: op.scale_set_pending for op in self._running_operations()}
         rows = [
-            RowData.of(v.scale_set.id, render.scale_set_cells(v.scale_set, v.counts, v.open_ports))
+            RowData.of(v.scale_set.id, render.scale_set_cells(v.scale_set, v.counts, v.open_ports,
+                                                              pending.get(v.scale_set.id)))
             for v in ordered
         ]
         self.main("#vmss", ScaleSetTable).set_rows(rows)
@@ -659,10 +710,11 @@ class VmssConsoleApp(App[int]):
         if view is None or view.instances is None:
             table.set_rows([])
         else:
+            pending = self._pending_instances(view.scale_set.id)
             rows = [
                 RowData.of(i.id, render.instance_cells(
                     i, marked=i.id in view.marks, private_ip=view.private_ips.get(i.instance_id),
-                    resolution=view.nat, ssh_port=self.ssh_port,
+                    resolution=view.nat, ssh_port=self.ssh_port, pending=pending.get(i.id),
                 ))
                 for i in view.instances
             ]
@@ -759,7 +811,7 @@ class VmssConsoleApp(App[int]):
             instance = self.cursor_instance()
             if instance is not None and self.view in ("inst", "nat", "disk"):
                 crumbs.append(f"instance {instance.instance_id}")
-        running = [op for op in self.operations.values() if op.finished is None]
+        running = self._running_operations()
         text = " › ".join(crumbs)
         if running:
             now = self.clock()
@@ -961,7 +1013,8 @@ class VmssConsoleApp(App[int]):
             destructive=spec.destructive,
             type_to_confirm=scale_set.name if spec.type_name else None,
         )
-        label = f"{spec.label} {render.pluralize(len(ids), 'instance')} of {scale_set.name}"
+        label = operation_label(spec, scale_set, ids)
+        keys = frozenset(i.id for i in targets)
 
         def confirmed(ok: bool | None) -> None:
             if not ok:
@@ -971,10 +1024,10 @@ class VmssConsoleApp(App[int]):
             if fleet is None:
                 return
             view.marks.clear()
-            self._render_instances()
             self._start_operation(
                 label, scale_set,
                 lambda progress: fleet.run_instance_action(scale_set, action, ids, on_progress=progress),
+                pending=spec.pending, instance_keys=keys, scale_set_pending=pending_on_scale_set(spec, len(ids)),
             )
 
         self.push_screen(screen, confirmed)
@@ -997,8 +1050,9 @@ class VmssConsoleApp(App[int]):
                     self.notify(f"Cancelled: scale {scale_set.name}", timeout=3)
                     return
                 self._start_operation(
-                    f"Scale {scale_set.name} to {target}", scale_set,
+                    f"Scale of {scale_set.name} from {scale_set.capacity} to {target}", scale_set,
                     lambda progress: fleet.scale_to(scale_set, target, on_progress=progress),
+                    scale_set_pending=f"scaling {scale_set.capacity} → {target}…",
                 )
             self.push_screen(ScaleScreen(scale_set), scaled)
             return
@@ -1019,7 +1073,11 @@ class VmssConsoleApp(App[int]):
                 self.notify(f"Cancelled: {label}", timeout=3)
                 return
             call = fleet.start_all if action == "start_all" else fleet.power_off_all
-            self._start_operation(label, scale_set, lambda progress: call(scale_set, on_progress=progress))
+            self._start_operation(
+                label, scale_set, lambda progress: call(scale_set, on_progress=progress),
+                pending=spec.pending, instance_keys=frozenset(i.id for i in affected),
+                scale_set_pending=f"{spec.pending.removesuffix('…')} all…",
+            )
 
         self.push_screen(
             ConfirmActionScreen(f"{label}?", summary, items, spec.label, destructive=action == "stop_all"),
@@ -1031,16 +1089,61 @@ class VmssConsoleApp(App[int]):
         label: str,
         scale_set: ScaleSet,
         call: Callable[[Callable[[str], Awaitable[None]]], Awaitable[OperationResult]],
+        *,
+        pending: str = "",
+        instance_keys: frozenset[str] = frozenset(),
+        scale_set_pending: str = "",
     ) -> None:
         if self.read_only:  # never reached through the UI; a last guard that sends nothing
             return
-        op = Operation(self._next_op_id, label, scale_set.id, self.clock())
+        op = Operation(self._next_op_id, label, scale_set.id, self.clock(), pending=pending,
+                       instance_keys=instance_keys, scale_set_pending=scale_set_pending)
         self._next_op_id += 1
         self.operations[op.id] = op
         self.fleet_writes += 1
         self.notify(f"{label}: submitted", timeout=3)
         self.run_worker(self._run_operation(op.id, call), group=f"operation-{op.id}", exit_on_error=False)
+        self._watch(scale_set.id)
+        self._render_instances()
+        self._render_scale_sets()
         self._render_topbar()
+
+    # ------------------------------------------------------------------ watching an action
+    def _running_operations(self) -> list[Operation]:
+        return [op for op in self.operations.values() if op.finished is None]
+
+    def _pending_instances(self, scale_set_id: str) -> dict[str, str]:
+        """Instance resource id -> what a running operation is doing to it (the newest wins)."""
+        pending: dict[str, str] = {}
+        for op in sorted(self._running_operations(), key=lambda o: o.id):
+            if op.scale_set_id == scale_set_id and op.pending:
+                pending.update(dict.fromkeys(op.instance_keys, op.pending))
+        return pending
+
+    def watched_scale_sets(self, now: float) -> set[str]:
+        """Scale sets with an operation running, or one that ended less than WATCH_AFTER ago."""
+        for key in [k for k, until in self.watch_until.items() if until <= now]:
+            del self.watch_until[key]
+        return {op.scale_set_id for op in self._running_operations()} | set(self.watch_until)
+
+    def _watch(self, scale_set_id: str) -> None:
+        """Read this scale set's instances every WATCH_REFRESH from now on (while watched)."""
+        now = self.clock()
+        for name in ("instances", "watch"):
+            track = self.plan[name]
+            if scale_set_id == self.selected_id or name == "watch":
+                if name == "instances":
+                    track.interval = min(track.interval, WATCH_REFRESH)
+                if not track.throttled:
+                    track.next_due = min(track.next_due, now + WATCH_REFRESH)
+        self._set_watch_timer(True)
+
+    def _set_watch_timer(self, on: bool) -> None:
+        if on and self._watch_timer is None and WATCH_TICK < self.heartbeat_seconds:
+            self._watch_timer = self.set_interval(WATCH_TICK, self._tick, name="watch")
+        elif not on and self._watch_timer is not None:
+            self._watch_timer.stop()
+            self._watch_timer = None
 
     async def _run_operation(
         self, op_id: int, call: Callable[[Callable[[str], Awaitable[None]]], Awaitable[OperationResult]]
@@ -1075,21 +1178,28 @@ class VmssConsoleApp(App[int]):
         if op is None:
             return
         op.finished = self.clock()
+        took = render.format_duration(op.finished - op.started)
         result = message.result
         if result is not None and result.status == "Succeeded":
-            op.outcome = f"{op.label}: succeeded in {render.format_age(op.finished - op.started)}"
-            self.notify(op.outcome, severity="information")
+            op.outcome = f"{op.label}: succeeded in {took}"
+            self.notify(op.outcome, severity="information", timeout=8)
         else:
             if result is not None:
-                detail = ": ".join(x for x in (result.error_code, result.error_message) if x) or "no details"
-                op.outcome = f"{op.label}: {result.status}: {detail}"
+                detail = ": ".join(x for x in (result.error_code, result.error_message) if x) or "no details from ARM"
+                op.outcome = f"{op.label}: {result.status.lower()} after {took}: {detail}"
             else:
-                op.outcome = f"{op.label} failed: {message.error}"
+                op.outcome = f"{op.label}: failed: {message.error}"
             self._record_error(op.outcome)
-            self.notify(op.outcome, title="Operation failed", severity="error", timeout=15)
+            # Long enough to read the ARM message; it stays on the status line after that.
+            self.notify(op.outcome, title="Operation failed", severity="error", timeout=60)
         del self.operations[op.id]
         self.finished_operations = [*self.finished_operations[-19:], op]
+        # Keep watching a while: a restarted guest boots after its operation has ended.
+        self.watch_until[op.scale_set_id] = op.finished + WATCH_AFTER
+        self._watch(op.scale_set_id)
         self.request_refresh("scale_sets", "instances", "nat")
+        self._render_instances()
+        self._render_scale_sets()
         self._render_topbar()
         self._update_status()
 
@@ -1123,7 +1233,7 @@ class VmssConsoleApp(App[int]):
             self.request_refresh("nat")
             self.notify(f"Looking up the NAT mapping of {scale_set.name}/{instance.instance_id}…", timeout=3)
             return None
-        settings = SshSettings.from_config(self.config.ssh)
+        settings = SshSettings.from_config(self.config.ssh, identity_file=self.ssh_identity_file)
         choice = resolve_target(
             settings, scale_set=scale_set, instance=instance, resolution=view.nat,
             private_ip=view.private_ips.get(instance.instance_id),
@@ -1374,7 +1484,10 @@ class VmssConsoleApp(App[int]):
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "fleet-tab":
             self.call_after_refresh(self.show_view, self.view)
-        self.refresh_bindings()
+        try:
+            self.refresh_bindings()
+        except ScreenStackError:
+            pass  # the app is closing (a tab closed as its screen went away): no footer to update
 
     # ------------------------------------------------------------------ prompt (: and /)
     def action_command_mode(self) -> None:
@@ -1522,7 +1635,7 @@ class VmssConsoleApp(App[int]):
         old = self.fleet
         self.fleet = None
         self.subscription_id = subscription_id
-        for track in ("scale_sets", "counts", "instances", "nat", "nsgs"):
+        for track in ("scale_sets", "counts", "instances", "nat", "nsgs", "watch"):
             self.workers.cancel_group(self, track)
             self.plan.cancelled(track)
         self.views.clear()
@@ -1588,26 +1701,10 @@ def _preload_sdk() -> None:
 async def _open_management_ports(
     fleet: Fleet, scale_sets: Sequence[ScaleSet]
 ) -> dict[str, tuple[int, ...] | None]:
-    """SSH/RDP open to any source, per scale set, from the NSGs on its path (subnet and NIC).
-
-    One shared cache for all scale sets, so a subnet or NSG used by fifty scale sets is read once
-    (the polling budget is ARM's, not ours)."""
-    from vmss_tui.domain.nsg import open_management_ports
-
-    cache: dict[str, Any] = {}
-    gate = asyncio.Semaphore(COUNT_CONCURRENCY)
-
-    async def one(scale_set: ScaleSet) -> tuple[str, tuple[int, ...] | None]:
-        async with gate:
-            try:
-                layers = await fleet.nsg_layers_for(scale_set, None, _cache=cache)
-            except FleetError:
-                return scale_set.id, None
-        if any(layer.nsg is None for layer in layers):
-            return scale_set.id, None
-        return scale_set.id, tuple(sorted(set(open_management_ports(layers))))
-
-    return dict(await asyncio.gather(*(one(s) for s in scale_sets)))
+    """SSH/RDP open to any source, per scale set, from the NSGs on its path (subnet and NIC);
+    None where that cannot be known (an NSG unreadable). The Fleet reads a subnet or NSG shared
+    by fifty scale sets once (the polling budget is ARM's, not ours)."""
+    return await fleet.management_ports_open_many(scale_sets, unknown_as_none=True)
 
 
 def _section_name(namespace: Any, pane: str) -> str | None:
@@ -1663,10 +1760,15 @@ def all_binding_ids() -> set[str]:
 
 
 def run_console(
-    settings: ConnectionSettings, *, ssh_target: tuple[str, str, str | None] | None = None
+    settings: ConnectionSettings,
+    *,
+    ssh_target: tuple[str, str, str | None] | None = None,
+    ssh_identity_file: str | None = None,
 ) -> int:
-    """Run the console until the user quits; returns the process exit code."""
-    app = VmssConsoleApp(settings, ssh_target=ssh_target)
+    """Run the console until the user quits; returns the process exit code.
+
+    `ssh_identity_file`: a private key SSH sessions try first (the demo simulator's client key)."""
+    app = VmssConsoleApp(settings, ssh_target=ssh_target, ssh_identity_file=ssh_identity_file)
     try:
         result = app.run()
     except Exception as error:  # noqa: BLE001 - one line, never a traceback

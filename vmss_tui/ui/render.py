@@ -42,6 +42,8 @@ WARN = "yellow"
 GOOD = "green"
 DIM = "dim"
 MARKED = "bold magenta"
+PENDING = "bold yellow"  # an action of this session is running on the row
+PENDING_ROW = "yellow"
 PLAIN = ""
 
 MARK_SYMBOL = "●"
@@ -91,9 +93,15 @@ def short_sku(sku: str) -> str:
 
 
 def scale_set_cells(
-    scale_set: ScaleSet, counts: InstanceCounts | None, open_ports: Sequence[int] | None
+    scale_set: ScaleSet,
+    counts: InstanceCounts | None,
+    open_ports: Sequence[int] | None,
+    pending: str | None = None,
 ) -> tuple[Cell, ...]:
-    """Columns: rg, name, capacity, sku, upgrade, outdated, not running, provisioning, nsg."""
+    """Columns: rg, name, capacity, sku, upgrade, outdated, not running, provisioning, nsg.
+
+    `pending`: what an action of this session is doing to the scale set ("scaling 3 → 5…"),
+    shown instead of the provisioning state until its operation ends."""
     if counts is None:
         outdated: Cell = ("·", DIM)
         down: Cell = ("·", DIM)
@@ -107,15 +115,19 @@ def scale_set_cells(
         nsg = ("", PLAIN)
     else:
         nsg = ("ok", DIM)
+    if pending:
+        provisioning: Cell = (pending, PENDING)
+    else:
+        provisioning = (scale_set.provisioning_state, provisioning_style(scale_set.provisioning_state))
     return (
         (scale_set.resource_group, DIM),
-        (scale_set.name, "bold"),
+        (scale_set.name, PENDING if pending else "bold"),
         (str(scale_set.capacity), PLAIN),
         (scale_set.sku, PLAIN),
         (scale_set.upgrade_mode, PLAIN),
         outdated,
         down,
-        (scale_set.provisioning_state, provisioning_style(scale_set.provisioning_state)),
+        provisioning,
         nsg,
     )
 
@@ -197,17 +209,29 @@ def instance_cells(
     private_ip: str | None,
     resolution: NatResolution | None,
     ssh_port: int = 22,
+    pending: str | None = None,
 ) -> tuple[Cell, ...]:
-    """Columns: mark, id, computer name, power, provisioning, latest, zone, health, private ip, ssh."""
-    id_style = MARKED if marked else "bold"
+    """Columns: mark, id, computer name, power, provisioning, latest, zone, health, private ip, ssh.
+
+    `pending`: what an action of this session is doing to the instance ("restarting…"), shown
+    in the provisioning cell, and the row's id and name in the pending colour, until its
+    operation ends. The power cell keeps showing what ARM says (running -> starting -> running)."""
+    id_style = MARKED if marked else (PENDING if pending else "bold")
     health = instance.health or ""
-    health_style = BAD if health == "unhealthy" else (DIM if health in ("", "healthy") else WARN)
+    # A guest that is not running reports no health: "unknown" then says nothing new (the power
+    # cell is already red), so it is dim rather than yellow.
+    quiet = health in ("", "healthy") or (health == "unknown" and instance.power_state != POWER_RUNNING)
+    health_style = BAD if health == "unhealthy" else (DIM if quiet else WARN)
+    if pending:
+        provisioning: Cell = (pending, PENDING)
+    else:
+        provisioning = (instance.provisioning_state, provisioning_style(instance.provisioning_state))
     return (
         (MARK_SYMBOL if marked else " ", MARKED),
         (instance.instance_id, id_style),
-        (instance.computer_name or instance.name, MARKED if marked else PLAIN),
+        (instance.computer_name or instance.name, MARKED if marked else (PENDING_ROW if pending else PLAIN)),
         power_cell(instance.power_state),
-        (instance.provisioning_state, provisioning_style(instance.provisioning_state)),
+        provisioning,
         latest_cell(instance.latest_model),
         (instance.zone or "-", DIM),
         (health or "-", health_style),
@@ -251,7 +275,7 @@ def nsg_cell(mapping: NatMapping) -> Cell:
 
 
 def nat_cells(mapping: NatMapping) -> tuple[Cell, ...]:
-    """Columns: instance, protocol, backend, frontend, load balancer, rule, kind, nsg."""
+    """Columns: instance, protocol, backend, frontend, nsg, load balancer, rule, kind."""
     if mapping.frontend_ip is None or mapping.frontend_state == FRONTEND_UNALLOCATED:
         frontend: Cell = (f"(not allocated):{mapping.frontend_port}", WARN)
     else:
@@ -262,10 +286,10 @@ def nat_cells(mapping: NatMapping) -> tuple[Cell, ...]:
         (mapping.protocol.upper(), PLAIN),
         (str(mapping.backend_port), PLAIN),
         frontend,
+        nsg_cell(mapping),
         (mapping.load_balancer, PLAIN),
         (mapping.rule, DIM),
         ("pool" if mapping.kind == KIND_POOL else "rule v2", DIM),
-        nsg_cell(mapping),
     )
 
 
@@ -324,6 +348,14 @@ def format_age(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+def format_duration(seconds: float) -> str:
+    """How long an operation took: `1.4s` under ten seconds, then as `format_age`."""
+    seconds = max(0.0, seconds)
+    if seconds < 9.95:
+        return f"{seconds:.1f}s"
+    return format_age(round(seconds))
 
 
 def format_clock(epoch: float) -> str:

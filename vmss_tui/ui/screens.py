@@ -2,7 +2,8 @@
 subscription picker.
 
 Every dialog that changes something opens with the focus on Cancel (Enter there cancels) and
-closes on Esc without doing anything.
+closes on Esc without doing anything. Each dialog has a footer of its own with its own keys (the
+console's footer, under the dialog, would offer keys that do nothing while it is open).
 """
 
 from __future__ import annotations
@@ -27,11 +28,19 @@ from vmss_tui.ui.actions import scale_effect
 MAX_CAPACITY = 1000
 
 
+# Tab through a dialog's fields and buttons, said in its footer (Textual binds Tab unseen).
+DIALOG_FOCUS_BINDINGS = [
+    Binding("tab", "app.focus_next", "Next", id="dialog.next"),
+    Binding("shift+tab", "app.focus_previous", "Previous", show=False, id="dialog.previous"),
+]
+
+
 class ConfirmActionScreen(ModalScreen[bool]):
     """Says exactly what will happen to which instances; Cancel is the default."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
+        *DIALOG_FOCUS_BINDINGS,
         Binding("left", "app.focus_previous", show=False),
         Binding("right", "app.focus_next", show=False),
     ]
@@ -74,6 +83,7 @@ class ConfirmActionScreen(ModalScreen[bool]):
                     variant="error" if self.destructive else "warning",
                     disabled=self.type_to_confirm is not None,
                 )
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
@@ -105,7 +115,7 @@ class ConfirmActionScreen(ModalScreen[bool]):
 class ScaleScreen(ModalScreen[int | None]):
     """Scale to N: an integer 0..1000, validated as it is typed."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel"), *DIALOG_FOCUS_BINDINGS]
 
     def __init__(self, scale_set: ScaleSet) -> None:
         super().__init__(classes="dialog-screen")
@@ -132,6 +142,7 @@ class ScaleScreen(ModalScreen[int | None]):
             with Horizontal(id="dialog-buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Scale", id="confirm", variant="warning", disabled=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         # The number must be typed before anything can happen, so typing starts right here;
@@ -268,6 +279,7 @@ class HelpScreen(ModalScreen[None]):
             yield Label(f"Keys · {self.pane}", id="dialog-title")
             yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
             yield Static(self.config_hint, id="help-hint")
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#help-table", DataTable)
@@ -307,6 +319,7 @@ class SubscriptionScreen(ModalScreen[str | None]):
                 for sub_id, name in self.subscriptions
             ]
             yield OptionList(*options, id="subscriptions")
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         option_list = self.query_one(OptionList)

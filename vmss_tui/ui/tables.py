@@ -362,10 +362,11 @@ class NatTable(LiveTable):
         Column("proto", "Proto"),
         Column("backend", "Backend", "Port"),
         Column("frontend", "Frontend ip:port", "Frontend"),
+        # The verdict next to the endpoint: where the pane is narrow, the names are what gets cut.
+        Column("nsg", "NSG verdict", "NSG"),
         Column("lb", "Load balancer", "LB"),
         Column("rule", "Rule", wide_only=True),
         Column("kind", "Kind", wide_only=True),
-        Column("nsg", "NSG verdict", "NSG"),
     )
     BINDINGS = [
         Binding("enter", "open", "Describe", show=False, id="nat.open"),
