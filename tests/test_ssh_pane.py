@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncssh
-import pytest
+from ssh_test_helpers import authorize_encrypted_key, settings_for, sshd_fixture  # noqa: F401 (a fixture)
 from textual.app import App, ComposeResult
 from textual.widgets import Input, Static
 
 from vmss_tui.domain.ssh_target import SshTarget
 from vmss_tui.ssh.known_hosts import KnownHosts
 from vmss_tui.ssh.settings import SshSettings
-from vmss_tui.ssh.testing import SshdUnavailable, ThrowawaySshd, free_port
+from vmss_tui.ssh.testing import ThrowawaySshd, free_port
 from vmss_tui.ui.ssh_pane import (
     CONNECTED,
     DISCONNECTED,
@@ -24,17 +24,6 @@ from vmss_tui.ui.ssh_pane import (
     SshSessionPane,
 )
 from vmss_tui.ui.terminal import Terminal
-
-
-@pytest.fixture
-async def sshd(tmp_path: Path) -> AsyncIterator[ThrowawaySshd]:
-    server = ThrowawaySshd(tmp_path / "sshd")
-    try:
-        await server.start()
-    except SshdUnavailable as exc:
-        pytest.skip(f"real OpenSSH server unavailable: {exc}")
-    yield server
-    await server.stop()
 
 
 class PaneApp(App[None]):
@@ -54,18 +43,10 @@ class PaneApp(App[None]):
 
 
 def make_app(server: ThrowawaySshd, tmp_path: Path, port: int | None = None, **settings: object) -> PaneApp:
-    values: dict[str, object] = {
-        "identity_file": server.client_key,
-        "known_hosts": tmp_path / "data" / "known_hosts",
-        "use_agent": False,
-        "use_default_keys": False,
-        "connect_timeout": 5.0,
-        "probe_timeout": 2.0,
-    }
-    values.update(settings)
     target = SshTarget(host="127.0.0.1", port=port or server.port, username=server.user,
                        label="web/0", scale_set="web", instance_id="0")
-    return PaneApp(target, SshSettings(**values), nsg_label="allowed from any (OPEN)")  # type: ignore[arg-type]
+    return PaneApp(target, settings_for(server, tmp_path, **{"probe_timeout": 2.0, **settings}),
+                   nsg_label="allowed from any (OPEN)")
 
 
 async def wait_until(pilot, predicate: Callable[[], bool], what: str, within: float = 10.0) -> None:  # type: ignore[no-untyped-def]
@@ -115,7 +96,7 @@ async def test_device_status_report_goes_back_through_the_channel(sshd: Throwawa
     app = make_app(sshd, tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         pane = await connect_trusting(pilot, app)
-        pane.terminal.send_bytes(b"clear; printf '\\033[5;9H\\033[6n'; read -rs -d R pos; echo \"got=${pos#*[}\"\r")
+        pane.terminal.send_bytes(b"stty -echo; clear; printf '\\033[5;9H\\033[6n'; read -r -d R pos; stty echo; echo \"got=${pos#*[}\"\r")
         # The answer is printed where the cursor was put (row 5, column 9).
         await wait_until(pilot, lambda: "got=" in screen_lines(pane)[4], "the answer")
         assert screen_lines(pane)[4] == " " * 8 + "got=5;9"
@@ -143,7 +124,7 @@ async def test_resize_while_the_host_key_dialog_is_open(sshd: ThrowawaySshd, tmp
         await pilot.pause(0.2)
         await pilot.press("y")
         await wait_until(pilot, lambda: pane.state == CONNECTED, "connected")
-        assert pane.terminal.columns == 130
+        await wait_until(pilot, lambda: pane.terminal.columns == 130, "the terminal at the new width")
         pane.terminal.send_bytes(b"stty size\r")
         expected = f"{pane.terminal.lines} 130"
         await wait_until(pilot, lambda: expected in screen_lines(pane), f"stty size {expected}")
@@ -236,10 +217,7 @@ async def test_release_focus_then_copy_the_command(sshd: ThrowawaySshd, tmp_path
 async def test_passphrase_is_asked_in_a_masked_dialog(sshd: ThrowawaySshd, tmp_path: Path) -> None:
     secret = "s3cret-pass"
     key_path = tmp_path / "encrypted"
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    key.write_private_key(str(key_path), format_name="pkcs8-pem", passphrase=secret)
-    key_path.chmod(0o600)
-    sshd.authorized_keys.write_text(key.export_public_key().decode())
+    authorize_encrypted_key(sshd, key_path, secret)
     KnownHosts(tmp_path / "data" / "known_hosts").add("127.0.0.1", sshd.port, sshd.host_public_key())
     app = make_app(sshd, tmp_path, identity_file=str(key_path))
     async with app.run_test(size=(100, 30)) as pilot:

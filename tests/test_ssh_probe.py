@@ -3,35 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import Iterator
 
-import pytest
+from ssh_test_helpers import full_backlog_port_fixture  # noqa: F401 (a fixture)
 
 from vmss_tui.ssh.probe import ProbeState, probe_tcp
 from vmss_tui.ssh.testing import free_port
-
-
-@pytest.fixture
-def full_backlog_port() -> Iterator[int]:
-    """A port whose accept queue is full: Linux drops further SYNs, so a connect hangs."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _ in range(4):
-        client = socket.socket()
-        client.setblocking(False)
-        try:
-            client.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        fillers.append(client)
-    yield port
-    for client in fillers:
-        client.close()
-    server.close()
 
 
 async def test_listening_port_reports_the_ssh_banner() -> None:

@@ -5,29 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncssh
 import pytest
+from ssh_test_helpers import (  # noqa: F401 (fixtures)
+    authorize_encrypted_key,
+    full_backlog_port_fixture,
+    settings_for,
+    sshd_fixture,
+    wait_for,
+)
 
 from vmss_tui.domain.ssh_target import JumpHost, SshTarget
 from vmss_tui.ssh.known_hosts import HostKeyCheck, HostKeyStatus, KnownHosts
 from vmss_tui.ssh.session import FailureKind, SshFailure, SshPrompts, SshSession
 from vmss_tui.ssh.settings import SshSettings
-from vmss_tui.ssh.testing import SshdUnavailable, ThrowawaySshd, free_port
-
-
-@pytest.fixture
-async def sshd(tmp_path: Path) -> AsyncIterator[ThrowawaySshd]:
-    server = ThrowawaySshd(tmp_path / "sshd")
-    try:
-        await server.start()
-    except SshdUnavailable as exc:
-        pytest.skip(f"real OpenSSH server unavailable: {exc}")
-    yield server
-    await server.stop()
+from vmss_tui.ssh.testing import ThrowawaySshd, free_port
 
 
 class Prompts:
@@ -65,27 +59,6 @@ class Output:
 
     def text(self) -> str:
         return self.data.decode(errors="replace")
-
-
-async def wait_for(predicate: Callable[[], bool], within: float = 8.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-def settings_for(server: ThrowawaySshd, tmp_path: Path, **overrides: object) -> SshSettings:
-    values: dict[str, object] = {
-        "identity_file": server.client_key,
-        "known_hosts": tmp_path / "data" / "known_hosts",
-        "use_agent": False,
-        "use_default_keys": False,
-        "connect_timeout": 5.0,
-    }
-    values.update(overrides)
-    return SshSettings(**values)  # type: ignore[arg-type]
 
 
 def target_for(host: str, port: int, user: str, jump: JumpHost | None = None) -> SshTarget:
@@ -209,31 +182,9 @@ async def test_refused_port(tmp_path: Path) -> None:
     assert str(info.value) == f"127.0.0.1:{port} refused the connection: nothing listens on that port"
 
 
-@pytest.fixture
-def black_hole() -> Iterator[int]:
-    """A port whose accept queue is full: SYNs are dropped and connecting hangs."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _ in range(4):
-        client = socket.socket()
-        client.setblocking(False)
-        try:
-            client.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        fillers.append(client)
-    yield port
-    for client in fillers:
-        client.close()
-    server.close()
-
-
-async def test_connect_timeout(black_hole: int, tmp_path: Path) -> None:
+async def test_connect_timeout(full_backlog_port: int, tmp_path: Path) -> None:
     settings = SshSettings(known_hosts=tmp_path / "kh", connect_timeout=0.4)
-    session = SshSession(target_for("127.0.0.1", black_hole, "azureuser"), settings, Prompts().prompts())
+    session = SshSession(target_for("127.0.0.1", full_backlog_port, "azureuser"), settings, Prompts().prompts())
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(SshFailure) as info:
@@ -267,10 +218,7 @@ async def test_encrypted_key_asks_for_its_passphrase_and_never_logs_it(
 ) -> None:
     secret = "tr0ub4dor&3-passphrase"
     key_path = tmp_path / "encrypted_key"
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    key.write_private_key(str(key_path), format_name="pkcs8-pem", passphrase=secret)
-    key_path.chmod(0o600)
-    sshd.authorized_keys.write_text(key.export_public_key().decode())
+    authorize_encrypted_key(sshd, key_path, secret)
     answers = Prompts(passphrases=("wrong one", secret))
     session = SshSession(target_for("127.0.0.1", sshd.port, sshd.user),
                          settings_for(sshd, tmp_path, identity_file=str(key_path)), answers.prompts())

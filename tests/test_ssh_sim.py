@@ -4,13 +4,13 @@ target is chosen from those, and the session talks to the SSH server on that NAT
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 import pytest
+from ssh_test_helpers import wait_for
 from textual.app import App, ComposeResult
 
 from vmss_tui.domain.models import ScaleSet
@@ -19,15 +19,6 @@ from vmss_tui.ssh.known_hosts import HostKeyCheck
 from vmss_tui.ssh.session import FailureKind, SshFailure, SshPrompts, SshSession
 from vmss_tui.ssh.settings import SshSettings, resolve_target
 from vmss_tui.ui.ssh_pane import CONNECTED, HostKeyDialog, SshSessionPane
-
-
-async def wait_for(predicate: Callable[[], bool], what: str, within: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def scale_set_named(fleet: Any, name: str) -> ScaleSet:
@@ -84,7 +75,7 @@ async def test_session_to_a_simulated_instance_through_its_nat_port(
     await session.connect(90, 25, output.extend, closed.append)
     session.write(b"stty size; hostname\n")
     await wait_for(lambda: f"azureuser@{computer_name}" in output.decode(errors="replace")
-                   and "25 90" in output.decode(errors="replace"), "the instance's prompt and PTY size")
+                   and "25 90" in output.decode(errors="replace"), "the instance's prompt and PTY size", within=10.0)
     await session.close()
     assert len(asked) == 1
 
@@ -93,7 +84,7 @@ async def test_session_to_a_simulated_instance_through_its_nat_port(
     result = await fleet.run_instance_action(scale_set, "reimage", [target.instance_id])
     assert result.status == "Succeeded"
     await wait_for(lambda: any(t["instance_id"] == target.instance_id and t["listening"]
-                               for t in sim.ssh_targets() if t["scale_set"] == "vmss-web"), "listener back")
+                               for t in sim.ssh_targets() if t["scale_set"] == "vmss-web"), "listener back", within=10.0)
     again = SshSession(target, settings, trusting_prompts(asked))
     with pytest.raises(SshFailure) as info:
         await again.connect(90, 25, output.extend, closed.append)

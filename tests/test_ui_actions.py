@@ -14,8 +14,11 @@ from test_ui_helpers import (
     WAIT_TIMEOUT,
     instance_key,
     instance_table,
+    loaded_console,
     make_app,
     move_to_instance,
+    record_notifications,
+    scale_set_key,
     scale_set_table,
     select_scale_set,
     wait_loaded,
@@ -85,10 +88,7 @@ async def test_instance_action_confirmed_reaches_azure(start_simulator, open_fle
     before = (await _instances(fleet, "vmss-web"))[instance_id]
     token_before = sim.instance("rg-web-prod", "vmss-web", instance_id).token
     host_key_before = sim.instance("rg-web-prod", "vmss-web", instance_id).host_key_generation
-    app = make_app(sim)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    async with loaded_console(sim, scale_set="vmss-web") as (app, pilot):
         await move_to_instance(pilot, app, instance_id)
         writes = sim.write_count
         await pilot.press(ACTION_KEYS[action])
@@ -130,10 +130,7 @@ async def test_instance_action_confirmed_reaches_azure(start_simulator, open_fle
 async def test_every_instance_action_cancelled_sends_nothing(start_simulator, open_fleet):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
     fleet = await open_fleet(sim)
-    app = make_app(sim)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    async with loaded_console(sim, scale_set="vmss-web") as (app, pilot):
         before = await _instances(fleet, "vmss-web")
         writes = sim.write_count
         for index, (action, key) in enumerate(ACTION_KEYS.items()):
@@ -157,10 +154,7 @@ async def test_every_instance_action_cancelled_sends_nothing(start_simulator, op
 async def test_marked_instances_are_the_targets(start_simulator, open_fleet):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
     fleet = await open_fleet(sim)
-    app = make_app(sim)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    async with loaded_console(sim, scale_set="vmss-web") as (app, pilot):
         await move_to_instance(pilot, app, "1")
         await pilot.press("space")
         await move_to_instance(pilot, app, "6")
@@ -178,25 +172,12 @@ async def test_marked_instances_are_the_targets(start_simulator, open_fleet):
         assert not app.selected_view().marks  # marks are spent by the action
 
 
-def _record_notifications(app: Any) -> list[tuple[str, dict[str, Any]]]:
-    """Every notify() call of the app from now on: (message, keyword arguments)."""
-    notes: list[tuple[str, dict[str, Any]]] = []
-    original = app.notify
-
-    def record(message: str, *args: Any, **kwargs: Any) -> None:
-        notes.append((message, kwargs))
-        original(message, *args, **kwargs)
-
-    app.notify = record
-    return notes
-
-
 async def test_failed_operation_shows_arm_code_and_message(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
     sim.fail_action("restart", code="AllocationFailed", message="Allocation failed in this zone.")
     app = make_app(sim)
     async with app.run_test(size=(160, 45)) as pilot:
-        notes = _record_notifications(app)
+        notes = record_notifications(app)
         await wait_loaded(pilot, app)
         await select_scale_set(pilot, app, "vmss-web")
         await move_to_instance(pilot, app, "1")
@@ -223,13 +204,13 @@ async def test_watching_a_restart_pending_then_starting_then_running(start_simul
     offset = [0.0]  # moves the app's clock past the watch window at the end
     app = make_app(sim, config=HOURLY, clock=lambda: time.time() + offset[0])
     async with app.run_test(size=(160, 45)) as pilot:
-        notes = _record_notifications(app)
+        notes = record_notifications(app)
         await wait_loaded(pilot, app)
         await select_scale_set(pilot, app, "vmss-web")
         await move_to_instance(pilot, app, "1")
         key = instance_key(app, "1")
         table = instance_table(app)
-        web = next(k for k in scale_set_table(app).visible_keys if app.views[k].scale_set.name == "vmss-web")
+        web = scale_set_key(app, "vmss-web")
         await pilot.press("r", "tab", "enter")
         await wait_until(pilot, lambda: table.get_cell(key, "prov").plain == "restarting…", "the pending row")
         assert "yellow" in str(table.get_cell(key, "prov").style)
@@ -259,10 +240,7 @@ async def test_watching_a_restart_pending_then_starting_then_running(start_simul
 
 async def test_dialogs_footer_shows_the_dialog_keys(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    async with loaded_console(sim, scale_set="vmss-web") as (app, pilot):
         await move_to_instance(pilot, app, "1")
         console_footer = app.query_one("#footer")
         assert console_footer.styles.visibility == "visible"
@@ -284,12 +262,10 @@ async def test_dialogs_footer_shows_the_dialog_keys(start_simulator):
 async def test_scale_to_n_validates_as_typed_and_scales(start_simulator, open_fleet):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
     fleet = await open_fleet(sim)
-    app = make_app(sim)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await wait_loaded(pilot, app)
+    async with loaded_console(sim) as (app, pilot):
         table = scale_set_table(app)
         table.focus()
-        api = next(k for k in table.visible_keys if app.views[k].scale_set.name == "vmss-api")
+        api = scale_set_key(app, "vmss-api")
         table.move_to_key(api)
         await pilot.pause()
         writes = sim.write_count
@@ -318,13 +294,11 @@ async def test_scale_to_n_validates_as_typed_and_scales(start_simulator, open_fl
 async def test_start_all_and_stop_all(start_simulator, open_fleet):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
     fleet = await open_fleet(sim)
-    app = make_app(sim)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await wait_loaded(pilot, app)
+    async with loaded_console(sim) as (app, pilot):
         table = scale_set_table(app)
         table.focus()
         for name, key, expected, count in (("vmss-api", "o", "stopped", 1), ("vmss-web", "t", "running", 2)):
-            target = next(k for k in table.visible_keys if app.views[k].scale_set.name == name)
+            target = scale_set_key(app, name)
             table.move_to_key(target)
             await pilot.pause()
             await pilot.press(key)
@@ -339,18 +313,8 @@ async def test_start_all_and_stop_all(start_simulator, open_fleet):
 
 async def test_read_only_sends_no_write_whatever_is_pressed(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim, read_only=True)
-    notes: list[str] = []
-    async with app.run_test(size=(160, 45)) as pilot:
-        original = app.notify
-
-        def record(message: str, *args: Any, **kwargs: Any) -> None:
-            notes.append(message)
-            original(message, *args, **kwargs)
-
-        app.notify = record  # type: ignore[method-assign]
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    notes: list[tuple[str, dict[str, Any]]] = []
+    async with loaded_console(sim, read_only=True, notes=notes, scale_set="vmss-web") as (app, pilot):
         # the footer and the palette offer no mutating action
         shown = {b.binding.action for b in app.screen.active_bindings.values()}
         assert not any(a.startswith("run(") for a in shown)
@@ -364,7 +328,7 @@ async def test_read_only_sends_no_write_whatever_is_pressed(start_simulator):
             await pilot.press("tab", "enter")  # would confirm, had a dialog opened
             if app.screen is not app.screen_stack[0]:
                 await pilot.press("escape")  # Enter on another pane may have opened its details
-        assert sum("Read-only" in n for n in notes) >= len(ACTION_KEYS)
+        assert sum("Read-only" in text for text, _ in notes) >= len(ACTION_KEYS)
         # and of the scale set pane
         for key in ("s", "t", "o"):
             scale_set_table(app).focus()
@@ -390,10 +354,7 @@ async def test_read_only_sends_no_write_whatever_is_pressed(start_simulator):
 
 async def test_palette_runs_an_action_through_its_dialog(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    async with loaded_console(sim, scale_set="vmss-web") as (app, pilot):
         await move_to_instance(pilot, app, "1")
         writes = sim.write_count
         await pilot.press("ctrl+p", *"restart: 1")

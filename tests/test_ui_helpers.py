@@ -7,7 +7,8 @@ mocked. `config=Config()` keeps the developer's own config file out of the tests
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from textual.pilot import Pilot
@@ -41,6 +42,43 @@ def make_app(
     return VmssConsoleApp(settings, **kwargs)
 
 
+def record_notifications(
+    app: VmssConsoleApp, notes: list[tuple[str, dict[str, Any]]] | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every notify() call of the app from now on, as (message, keyword arguments), appended to
+    `notes` (a new list if none) which is returned."""
+    recorded: list[tuple[str, dict[str, Any]]] = [] if notes is None else notes
+    original = app.notify
+
+    def record(message: str, *args: Any, **kwargs: Any) -> None:
+        recorded.append((message, kwargs))
+        original(message, *args, **kwargs)
+
+    app.notify = record  # type: ignore[method-assign]
+    return recorded
+
+
+@asynccontextmanager
+async def loaded_console(
+    sim: Any,
+    *,
+    size: tuple[int, int] = (160, 45),
+    scale_set: str | None = None,
+    notes: list[tuple[str, dict[str, Any]]] | None = None,
+    **app_options: Any,
+) -> AsyncIterator[tuple[VmssConsoleApp, Pilot[Any]]]:
+    """The console on `sim` (make_app's options), running, its first load done and, if given,
+    `scale_set` opened. `notes`, if given, collects every notification from the very start."""
+    app = make_app(sim, **app_options)
+    async with app.run_test(size=size) as pilot:
+        if notes is not None:
+            record_notifications(app, notes)
+        await wait_loaded(pilot, app)
+        if scale_set is not None:
+            await select_scale_set(pilot, app, scale_set)
+        yield app, pilot
+
+
 async def wait_until(pilot: Pilot[Any], predicate: Callable[[], bool], what: str,
                      limit: float = WAIT_TIMEOUT) -> None:
     loop = asyncio.get_running_loop()
@@ -53,6 +91,11 @@ async def wait_until(pilot: Pilot[Any], predicate: Callable[[], bool], what: str
 
 def scale_set_table(app: VmssConsoleApp) -> ScaleSetTable:
     return app.query_one("#vmss", ScaleSetTable)
+
+
+def scale_set_key(app: VmssConsoleApp, name: str) -> str:
+    """The scale set table's row key of the scale set called `name`."""
+    return next(k for k in scale_set_table(app).visible_keys if app.views[k].scale_set.name == name)
 
 
 def instance_table(app: VmssConsoleApp) -> InstanceTable:

@@ -11,11 +11,10 @@ from test_ui_helpers import (
     UI_SIM_SPEED,
     instance_key,
     instance_table,
-    make_app,
+    loaded_console,
     move_to_instance,
+    scale_set_key,
     scale_set_table,
-    select_scale_set,
-    wait_loaded,
     wait_until,
 )
 
@@ -28,10 +27,7 @@ FAST = Config(refresh=RefreshSettings(instances=1.0, scale_sets=2.0, nat=2.0))
 async def test_a_refresh_updates_changed_cells_in_place_keeping_cursor_and_marks(start_simulator, open_fleet):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
     fleet = await open_fleet(sim)
-    app = make_app(sim, config=FAST, heartbeat=0.2)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    async with loaded_console(sim, config=FAST, heartbeat=0.2, scale_set="vmss-web") as (app, pilot):
         table = instance_table(app)
         await move_to_instance(pilot, app, "2")
         await pilot.press("space")  # mark 2, cursor to 4
@@ -47,17 +43,14 @@ async def test_a_refresh_updates_changed_cells_in_place_keeping_cursor_and_marks
         assert app.selected_view().marks == {instance_key(app, "2")}
         # the scale set row's "not running" count follows
         vmss = scale_set_table(app)
-        web = next(k for k in vmss.visible_keys if app.views[k].scale_set.name == "vmss-web")
+        web = scale_set_key(app, "vmss-web")
         await wait_until(pilot, lambda: vmss.get_cell(web, "down").plain == "3", "the not-running count")
 
 
 async def test_rows_are_added_and_removed_as_the_scale_set_changes(start_simulator, open_fleet):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
     fleet = await open_fleet(sim)
-    app = make_app(sim, config=FAST, heartbeat=0.2)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-api")
+    async with loaded_console(sim, config=FAST, heartbeat=0.2, scale_set="vmss-api") as (app, pilot):
         table = instance_table(app)
         await move_to_instance(pilot, app, "1")
         cursor = table.cursor_key
@@ -72,10 +65,7 @@ async def test_rows_are_added_and_removed_as_the_scale_set_changes(start_simulat
 
 async def test_refreshes_never_overlap_and_keys_stay_live_while_one_is_slow(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim, config=FAST, heartbeat=0.1)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    async with loaded_console(sim, config=FAST, heartbeat=0.1, scale_set="vmss-web") as (app, pilot):
         fleet = app.fleet
         assert fleet is not None
         concurrent = 0
@@ -113,10 +103,7 @@ async def test_refreshes_never_overlap_and_keys_stay_live_while_one_is_slow(star
 
 async def test_errors_mark_data_stale_and_recovery_clears_it(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim, config=FAST, heartbeat=0.1)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    async with loaded_console(sim, config=FAST, heartbeat=0.1, scale_set="vmss-web") as (app, pilot):
         rows = instance_table(app).row_count
         rule = sim.add_fault(r"/virtualMachineScaleSets/vmss-web/virtualMachines$", 500, count=None,
                              code="InternalServerError", message="Something broke.")
@@ -133,10 +120,7 @@ async def test_errors_mark_data_stale_and_recovery_clears_it(start_simulator):
 
 async def test_throttling_backs_off_for_at_least_a_minute(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim, config=FAST, heartbeat=0.1)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    async with loaded_console(sim, config=FAST, heartbeat=0.1, scale_set="vmss-web") as (app, pilot):
         fleet = app.fleet
         assert fleet is not None
         calls = 0

@@ -10,9 +10,11 @@ from test_ui_helpers import (
     UI_SIM_SPEED,
     instance_key,
     instance_table,
+    loaded_console,
     make_app,
     move_to_instance,
     nat_table,
+    scale_set_key,
     scale_set_table,
     select_scale_set,
     shown_instance_ids,
@@ -26,9 +28,7 @@ from vmss_tui.ui.screens import DetailsScreen, HelpScreen
 async def test_first_load_shows_every_scale_set_grouped_and_the_selected_instances(start_simulator, open_fleet):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
     fleet = await open_fleet(sim)
-    app = make_app(sim)
-    async with app.run_test(size=(200, 50)) as pilot:
-        await wait_loaded(pilot, app)
+    async with loaded_console(sim, size=(200, 50)) as (app, pilot):
         table = scale_set_table(app)
         expected = await fleet.list_scale_sets()
         shown = [app.views[k].scale_set for k in table.visible_keys]
@@ -48,17 +48,15 @@ async def test_first_load_shows_every_scale_set_grouped_and_the_selected_instanc
 async def test_counts_nsg_mark_and_ssh_endpoints_come_from_arm(start_simulator, open_fleet):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
     fleet = await open_fleet(sim)
-    app = make_app(sim)
-    async with app.run_test(size=(200, 50)) as pilot:
-        await wait_loaded(pilot, app)
+    async with loaded_console(sim, size=(200, 50)) as (app, pilot):
         table = scale_set_table(app)
-        web = next(k for k in table.visible_keys if app.views[k].scale_set.name == "vmss-web")
+        web = scale_set_key(app, "vmss-web")
         await wait_until(pilot, lambda: table.get_cell(web, "outdated").plain != "·", "counts of vmss-web")
         instances = await fleet.list_instances(app.views[web].scale_set)
         assert table.get_cell(web, "outdated").plain == str(sum(1 for i in instances if i.latest_model is False))
         assert table.get_cell(web, "down").plain == str(sum(1 for i in instances if i.power_state != "running"))
         assert "SSH open" in table.get_cell(web, "nsg").plain  # nsg-web opens 22 to *
-        batch = next(k for k in table.visible_keys if app.views[k].scale_set.name == "vmss-batch")
+        batch = scale_set_key(app, "vmss-batch")
         assert "open" not in table.get_cell(batch, "nsg").plain  # SSH only from 10/8
 
         await select_scale_set(pilot, app, "vmss-web")
@@ -108,9 +106,7 @@ async def test_j_k_enter_escape_and_number_keys_move_between_views(start_simulat
 
 async def test_filter_regex_invert_and_escape(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim)
-    async with app.run_test(size=(200, 50)) as pilot:
-        await wait_loaded(pilot, app)
+    async with loaded_console(sim, size=(200, 50)) as (app, pilot):
         table = scale_set_table(app)
         names = lambda: [app.views[k].scale_set.name for k in table.visible_keys]  # noqa: E731
         all_names = names()
@@ -134,10 +130,7 @@ async def test_filter_regex_invert_and_escape(start_simulator):
 
 async def test_instance_filter_and_marks(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim)
-    async with app.run_test(size=(200, 50)) as pilot:
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    async with loaded_console(sim, size=(200, 50), scale_set="vmss-web") as (app, pilot):
         assert app.focused is instance_table(app)
         await pilot.press("slash", *"stopped|deallocated", "enter")
         assert shown_instance_ids(app) == ["5", "7"]
@@ -167,10 +160,7 @@ async def test_instance_filter_and_marks(start_simulator):
 
 async def test_help_lists_every_binding_of_the_focused_pane_with_ids(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim)
-    async with app.run_test(size=(200, 50)) as pilot:
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    async with loaded_console(sim, size=(200, 50), scale_set="vmss-web") as (app, pilot):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         ids = {row.binding_id for row in app.screen.rows}
@@ -192,10 +182,7 @@ async def test_help_lists_every_binding_of_the_focused_pane_with_ids(start_simul
 
 async def test_details_json_is_what_arm_returned_and_describe_is_readable(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    async with loaded_console(sim, size=(120, 40), scale_set="vmss-web") as (app, pilot):
         await move_to_instance(pilot, app, "4")
         await pilot.press("y")
         screen = app.screen
@@ -217,9 +204,7 @@ async def test_details_json_is_what_arm_returned_and_describe_is_readable(start_
 
 async def test_command_mode_aliases(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_loaded(pilot, app)
+    async with loaded_console(sim, size=(80, 24)) as (app, pilot):
 
         async def command(text: str) -> None:
             await pilot.press("colon", *text, "enter")
@@ -248,9 +233,7 @@ async def test_command_mode_aliases(start_simulator):
 
 async def test_sub_command_lists_subscriptions_and_keeps_the_current_one(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(pilot, app)
+    async with loaded_console(sim, size=(120, 40)) as (app, pilot):
         await pilot.press("colon", *"sub", "enter")
         from vmss_tui.ui.screens import SubscriptionScreen
 
@@ -262,9 +245,7 @@ async def test_sub_command_lists_subscriptions_and_keeps_the_current_one(start_s
 
 async def test_palette_jumps_to_a_scale_set_and_an_instance(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(pilot, app)
+    async with loaded_console(sim, size=(120, 40)) as (app, pilot):
         await pilot.press("ctrl+p", *"scale set rg-web-prod/vmss-api")
         await pilot.pause(0.3)
         await pilot.press("enter")
@@ -281,9 +262,7 @@ async def test_palette_jumps_to_a_scale_set_and_an_instance(start_simulator):
 
 async def test_layout_wide_shows_every_pane_compact_shows_one(start_simulator):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim)
-    async with app.run_test(size=(200, 50)) as pilot:
-        await wait_loaded(pilot, app)
+    async with loaded_console(sim, size=(200, 50)) as (app, pilot):
         assert app.wide
         assert all(app.query_one(s).display for s in ("#vmss-pane", "#inst-pane", "#nat-pane", "#disk-pane"))
         await pilot.resize_terminal(80, 24)
@@ -299,25 +278,15 @@ async def test_ssh_key_opens_a_session_tab_for_the_cursor_instance(start_simulat
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))  # the session's known_hosts goes there
     monkeypatch.setenv("HOME", str(tmp_path))
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
-    app = make_app(sim)
-    notes: list[str] = []
-    async with app.run_test(size=(120, 40)) as pilot:
-        original = app.notify
-
-        def record(message: str, *args: Any, **kwargs: Any) -> None:
-            notes.append(message)
-            original(message, *args, **kwargs)
-
-        app.notify = record  # type: ignore[method-assign]
-        await wait_loaded(pilot, app)
-        await select_scale_set(pilot, app, "vmss-web")
+    notes: list[tuple[str, dict[str, Any]]] = []
+    async with loaded_console(sim, size=(120, 40), notes=notes, scale_set="vmss-web") as (app, pilot):
         tabs_before = app.query_one("#tabs").tab_count
         await pilot.press("s")
         await pilot.pause()
         try:
             import vmss_tui.ui.ssh_pane  # noqa: F401
         except ImportError:
-            assert "SSH sessions arrive with issue 4" in notes
+            assert "SSH sessions arrive with issue 4" in [text for text, _ in notes]
             assert app.query_one("#tabs").tab_count == tabs_before
         else:
             tabs = app.query_one("#tabs")

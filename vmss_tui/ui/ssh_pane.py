@@ -36,6 +36,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
+from textual.widgets.button import ButtonVariant
 
 from vmss_tui.domain.ssh_target import SshTarget
 from vmss_tui.ssh.known_hosts import HostKeyCheck, HostKeyStatus
@@ -78,80 +79,98 @@ class _Dialog(ModalScreen[Any]):
     """
 
 
-class HostKeyDialog(_Dialog):
+def _yes_no_bindings(yes: str) -> list[BindingType]:
+    return [
+        Binding("y", "answer(True)", yes, show=False),
+        Binding("n,escape", "answer(False)", "Cancel", show=False),
+    ]
+
+
+class _HostKeyQuestion(_Dialog):
+    """A yes/no question about a host key: `y` or the confirm button says yes; `n`/Esc or
+    Cancel (focused, the default) says no. Subclasses give the words and the confirm button."""
+
+    confirm_id: ClassVar[str]
+    confirm_label: ClassVar[str]
+    confirm_variant: ClassVar[ButtonVariant]
+
+    def __init__(self, check: HostKeyCheck) -> None:
+        super().__init__()
+        self.check = check
+
+    def heading(self) -> str:
+        raise NotImplementedError
+
+    def explanation(self) -> str:
+        raise NotImplementedError
+
+    def fingerprints(self) -> str:
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="ssh-dialog"):
+            yield Label(self.heading(), classes="title")
+            yield Static(self.explanation())
+            yield Static(self.fingerprints(), classes="fingerprint")
+            with Horizontal(classes="buttons"):
+                yield Button(self.confirm_label, id=self.confirm_id, variant=self.confirm_variant)
+                yield Button("Cancel (n)", id="cancel", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == self.confirm_id)
+
+
+class HostKeyDialog(_HostKeyQuestion):
     """An unknown host key: `y` trusts and saves it, `n`/Esc cancels (the default)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Trust", show=False),
-        Binding("n,escape", "answer(False)", "Cancel", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = _yes_no_bindings("Trust")
+    confirm_id = "trust"
+    confirm_label = "Trust and save (y)"
+    confirm_variant = "warning"
 
-    def __init__(self, check: HostKeyCheck) -> None:
-        super().__init__()
-        self.check = check
+    def heading(self) -> str:
+        return f"Unknown host key for {self.check.host_pattern}"
 
-    def compose(self) -> ComposeResult:
-        check = self.check
-        with Vertical(classes="ssh-dialog"):
-            yield Label(f"Unknown host key for {check.host_pattern}", classes="title")
-            yield Static(
-                "This server's key is not in vmss-tui's known_hosts yet. Compare the fingerprint "
-                "with the one the instance printed at first boot (boot diagnostics / serial log) "
-                "before trusting it."
-            )
-            yield Static(f"{check.key_type}  {check.fingerprint}", classes="fingerprint")
-            with Horizontal(classes="buttons"):
-                yield Button("Trust and save (y)", id="trust", variant="warning")
-                yield Button("Cancel (n)", id="cancel", variant="primary")
+    def explanation(self) -> str:
+        return (
+            "This server's key is not in vmss-tui's known_hosts yet. Compare the fingerprint "
+            "with the one the instance printed at first boot (boot diagnostics / serial log) "
+            "before trusting it."
+        )
 
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
-
-    def action_answer(self, trust: bool) -> None:
-        self.dismiss(trust)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "trust")
+    def fingerprints(self) -> str:
+        return f"{self.check.key_type}  {self.check.fingerprint}"
 
 
-class ReplaceHostKeyDialog(_Dialog):
+class ReplaceHostKeyDialog(_HostKeyQuestion):
     """A changed host key: replacing it is explicit; `n`/Esc (the default) keeps refusing."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Replace", show=False),
-        Binding("n,escape", "answer(False)", "Cancel", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = _yes_no_bindings("Replace")
+    confirm_id = "replace"
+    confirm_label = "Replace (y)"
+    confirm_variant = "error"
 
-    def __init__(self, check: HostKeyCheck) -> None:
-        super().__init__()
-        self.check = check
+    def heading(self) -> str:
+        return f"Replace the saved host key of {self.check.host_pattern}?"
 
-    def compose(self) -> ComposeResult:
-        check = self.check
-        with Vertical(classes="ssh-dialog"):
-            yield Label(f"Replace the saved host key of {check.host_pattern}?", classes="title")
-            yield Static(
-                "The server presents a different key than the one saved. Reimaging an instance "
-                "regenerates its host keys, which explains this; but a changed key can also mean "
-                "someone is intercepting the connection. Replace it only if you know the "
-                "instance was reimaged or recreated."
-            )
-            saved = ", ".join(check.known_fingerprints) or "?"
-            yield Static(f"saved: {saved}\nnow:   {check.key_type}  {check.fingerprint}", classes="fingerprint")
-            with Horizontal(classes="buttons"):
-                yield Button("Replace (y)", id="replace", variant="error")
-                yield Button("Cancel (n)", id="cancel", variant="primary")
+    def explanation(self) -> str:
+        return (
+            "The server presents a different key than the one saved. Reimaging an instance "
+            "regenerates its host keys, which explains this; but a changed key can also mean "
+            "someone is intercepting the connection. Replace it only if you know the "
+            "instance was reimaged or recreated."
+        )
 
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
-
-    def action_answer(self, replace: bool) -> None:
-        self.dismiss(replace)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "replace")
+    def fingerprints(self) -> str:
+        saved = ", ".join(self.check.known_fingerprints) or "?"
+        return f"saved: {saved}\nnow:   {self.check.key_type}  {self.check.fingerprint}"
 
 
 class SecretDialog(_Dialog):
