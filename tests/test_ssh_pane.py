@@ -121,10 +121,12 @@ async def test_resize_while_the_host_key_dialog_is_open(sshd: ThrowawaySshd, tmp
         pane = app.query_one(SshSessionPane)
         await wait_until(pilot, lambda: isinstance(app.screen, HostKeyDialog), "the host key dialog")
         await pilot.resize_terminal(130, 42)
-        await pilot.pause(0.2)
+        # The new size reaches the session (debounced) while the dialog is still open ...
+        await wait_until(pilot, lambda: pane.session.terminal_size == (130, pane.terminal.lines),
+                         "the session to know the new size")
         await pilot.press("y")
         await wait_until(pilot, lambda: pane.state == CONNECTED, "connected")
-        await wait_until(pilot, lambda: pane.terminal.columns == 130, "the terminal at the new width")
+        # ... and the remote PTY must have that size, not the one the connection started with.
         pane.terminal.send_bytes(b"stty size\r")
         expected = f"{pane.terminal.lines} 130"
         await wait_until(pilot, lambda: expected in screen_lines(pane), f"stty size {expected}")

@@ -215,6 +215,11 @@ class SshSession:
         if self._channel is not None and self.state is SessionState.CONNECTED:
             self._channel.write(data)
 
+    @property
+    def terminal_size(self) -> tuple[int, int]:
+        """The latest (cols, rows) the terminal reported: the PTY is opened with it."""
+        return self._size
+
     def resize(self, cols: int, rows: int) -> None:
         """The terminal's new size. Remembered while connecting (the PTY is requested with the
         latest size), sent to the remote once the shell is open."""
