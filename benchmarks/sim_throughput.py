@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
-from sim_sdk_helpers import sdk_clients  # noqa: E402
+from tests.support.sim_sdk import sdk_clients  # noqa: E402
 
 from vmss_tui.sim import Simulator, large_topology  # noqa: E402
 

@@ -43,7 +43,7 @@ from textual.app import App, ComposeResult  # noqa: E402
 from vmss_tui.domain.ssh_target import SshTarget  # noqa: E402
 from vmss_tui.ssh.known_hosts import KnownHosts  # noqa: E402
 from vmss_tui.ssh.settings import SshSettings  # noqa: E402
-from vmss_tui.ssh.testing import ThrowawaySshd  # noqa: E402
+from tests.support.sshd import ThrowawaySshd  # noqa: E402
 from vmss_tui.ui.ssh_pane import CONNECTED, SshSessionPane  # noqa: E402
 
 SIZE = (160, 48)

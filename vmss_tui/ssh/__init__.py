@@ -5,7 +5,6 @@
     known_hosts.py  the app's own known_hosts file (OpenSSH format) and host key verdicts
     keys.py         where client keys come from (agent, flag, ~/.ssh/config, ~/.ssh/id_*)
     probe.py        TCP probe of an endpoint: listening / refused / timed out
-    testing.py      a throwaway OpenSSH server for tests and benchmarks
 
 Kept empty of imports: `vmss_tui.ssh.settings` must not load asyncssh (the console imports it
 before its first frame).

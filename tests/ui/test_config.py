@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_ui_helpers import (
+from tests.support.console import (
     UI_SIM_SPEED,
     instance_table,
     make_app,

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from sim_sdk_helpers import FIXED_TOKEN, sdk_clients
+from tests.support.sim_sdk import FIXED_TOKEN, sdk_clients
 
 from vmss_tui.sim import (
     DURATIONS,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from ssh_test_helpers import full_backlog_port_fixture  # noqa: F401 (a fixture)
+from tests.support.ssh import full_backlog_port_fixture  # noqa: F401 (a fixture)
 
 from vmss_tui.ssh.probe import ProbeState, probe_tcp
-from vmss_tui.ssh.testing import free_port
+from tests.support.sshd import free_port
 
 
 async def test_listening_port_reports_the_ssh_banner() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncssh
 import pytest
-from sim_sdk_helpers import sdk_clients
+from tests.support.sim_sdk import sdk_clients
 
 from vmss_tui.sim import Simulator
 

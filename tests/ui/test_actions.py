@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from test_ui_helpers import (
+from tests.support.console import (
     UI_SIM_SPEED,
     WAIT_TIMEOUT,
     instance_key,

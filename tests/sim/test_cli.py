@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from sim_sdk_helpers import FIXED_TOKEN
+from tests.support.sim_sdk import FIXED_TOKEN
 
 from vmss_tui.sim.cli import main
 

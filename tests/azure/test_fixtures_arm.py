@@ -33,8 +33,8 @@ from vmss_tui.domain.nsg import InboundPath, NsgLayer, inbound_verdict
 
 # The payloads live in the repository's tests/fixtures/arm when copied there, else next to it.
 _CANDIDATES = [
-    Path(__file__).resolve().parent / "fixtures" / "arm" / "specification",
-    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "arm" / "specification",
+    Path(__file__).resolve().parents[1] / "fixtures" / "arm" / "specification",
+    Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "arm" / "specification",
 ]
 ROOT = next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0])
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncssh
 import pytest
-from ssh_test_helpers import wait_for
+from tests.support.ssh import wait_for
 from textual.app import App, ComposeResult
 
 from vmss_tui.domain.models import ScaleSet

@@ -12,7 +12,7 @@ import asyncssh
 import pytest
 
 from vmss_tui.ssh.settings import SshSettings
-from vmss_tui.ssh.testing import SshdUnavailable, ThrowawaySshd
+from tests.support.sshd import SshdUnavailable, ThrowawaySshd
 
 
 # Named *_fixture so that a test's `sshd` parameter does not shadow the imported name.

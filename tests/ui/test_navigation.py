@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from test_ui_helpers import (
+from tests.support.console import (
     UI_SIM_SPEED,
     instance_key,
     instance_table,

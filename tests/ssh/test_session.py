@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from ssh_test_helpers import (  # noqa: F401 (fixtures)
+from tests.support.ssh import (  # noqa: F401 (fixtures)
     authorize_encrypted_key,
     full_backlog_port_fixture,
     settings_for,
@@ -21,7 +21,7 @@ from vmss_tui.domain.ssh_target import JumpHost, SshTarget
 from vmss_tui.ssh.known_hosts import HostKeyCheck, HostKeyStatus, KnownHosts
 from vmss_tui.ssh.session import FailureKind, SshFailure, SshPrompts, SshSession
 from vmss_tui.ssh.settings import SshSettings
-from vmss_tui.ssh.testing import ThrowawaySshd, free_port
+from tests.support.sshd import ThrowawaySshd, free_port
 
 
 class Prompts:

@@ -7,7 +7,7 @@ import asyncio
 import time
 from typing import Any
 
-from test_ui_helpers import (
+from tests.support.console import (
     UI_SIM_SPEED,
     instance_key,
     instance_table,

@@ -15,7 +15,7 @@ import pytest
 from vmss_tui import cli
 from vmss_tui.azure.fleet import ConnectionSettings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
