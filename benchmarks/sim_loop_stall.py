@@ -37,7 +37,8 @@ async def probe(stalls: list[float], stop: asyncio.Event) -> None:
 
 
 async def measure(sim: Simulator, rounds: int) -> None:
-    settings = ConnectionSettings(arm_endpoint=sim.endpoint, subscription_id=sim.subscription_id)
+    settings = ConnectionSettings(arm_endpoint=sim.endpoint, subscription_id=sim.subscription_id,
+                                  bearer_token=sim.bearer_token)
     async with await Fleet.open(settings) as fleet:
         big = await fleet.get_scale_set("rg-fleet-a", "vmss-big-000")
         await fleet.list_instances(big)  # warm up (imports, connection)

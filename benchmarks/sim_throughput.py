@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.sim_sdk import sdk_clients  # noqa: E402
-
 from vmss_tui.sim import Simulator, large_topology  # noqa: E402
 
 

@@ -10,11 +10,11 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.support.sim_sdk import FIXED_TOKEN
 
 from vmss_tui.sim.cli import main
 
@@ -33,6 +33,8 @@ def _start(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
             break
         if line.startswith("Ctrl-C"):
             return process, lines
+        if line.startswith("building the simulated fleet"):
+            continue
         if line.startswith("vmss-tui simulator listening on "):
             lines["endpoint"] = line.rsplit(" ", 1)[1].strip()
             continue
@@ -48,12 +50,20 @@ def test_sim_runs_in_foreground_and_stops_on_ctrl_c() -> None:
         endpoint = lines["endpoint"]
         assert endpoint.startswith("http://127.0.0.1:")
         subscription = lines["subscription"]
-        assert f"--arm-endpoint {endpoint} --subscription {subscription}" in lines["use it"]
-        request = urllib.request.Request(
-            f"{endpoint}/subscriptions/{subscription}/providers/Microsoft.Compute/virtualMachineScaleSets?api-version=2026-04-01",
-            headers={"Authorization": f"Bearer {FIXED_TOKEN}"})
+        token = lines["token"].split()[0]
+        assert lines["use it"] == f"VMSS_TUI_ARM_TOKEN={token} vmss-tui --arm-endpoint {endpoint} --subscription {subscription}"
+        assert f"VMSS_TUI_ARM_TOKEN={token}" in lines["or"]
+        url = f"{endpoint}/subscriptions/{subscription}/providers/Microsoft.Compute/virtualMachineScaleSets?api-version=2026-04-01"
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=5) as response:
             assert len(json.load(response)["value"]) == 6
+        # Any other token, the console's fixed local one included, is refused.
+        for other in ("x", "vmss-tui-local-simulator", token + "x"):
+            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {other}"})
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(request, timeout=5)
+            assert info.value.code == 401
+            assert json.load(info.value)["error"]["code"] == "InvalidAuthenticationToken"
     finally:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=15)
@@ -100,8 +110,75 @@ def test_sim_large_fleet_option() -> None:
     assert process.returncode == 0 and "Traceback" not in stderr
 
 
-def test_sim_usage_errors_are_one_line(capsys) -> None:  # type: ignore[no-untyped-def]
-    assert main(["--speed", "0"]) == 2
-    assert main(["--bogus"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all(line.startswith("vmss-tui sim: ") for line in err)
+BAD_ARGUMENTS = [
+    (["--speed", "0"], "--speed"),
+    (["--speed", "-2"], "--speed"),
+    (["--speed", "nan"], "--speed"),
+    (["--speed", "inf"], "--speed"),
+    (["--speed", "fast"], "--speed"),
+    (["--latency", "-1"], "--latency"),
+    (["--latency", "nan"], "--latency"),
+    (["--latency", "1e400"], "--latency"),
+    (["--port", "-1"], "--port"),
+    (["--port", "65536"], "--port"),
+    (["--port", "http"], "--port"),
+    (["--instances", "1001"], "--instances"),
+    (["--instances", "-1"], "--instances"),
+    (["--instances", "10000000"], "--instances"),
+    (["--scale-sets", "0"], "--scale-sets"),
+    (["--scale-sets", "2501"], "--scale-sets"),
+    (["--subscriptions", "0"], "--subscriptions"),
+    (["--subscriptions", "1001"], "--subscriptions"),
+    (["--throttle-after", "0"], "--throttle-after"),
+    (["--throttle-after", "1.5"], "--throttle-after"),
+    (["--throttle-after", "5", "--retry-after", "-1"], "--retry-after"),
+    (["--retry-after", "3"], "--retry-after"),
+    (["--page-size", "0"], "--page-size"),
+    (["--page-size", "5000"], "--page-size"),
+    (["--topology", "huge"], "--topology"),
+    (["--topology", "demo", "--instances", "10"], "--topology"),
+    (["--bogus"], "--bogus"),
+]
+
+
+@pytest.mark.parametrize(("argv", "names"), BAD_ARGUMENTS, ids=[" ".join(a) for a, _ in BAD_ARGUMENTS])
+def test_sim_usage_errors_are_one_line(argv: list[str], names: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("vmss-tui sim: ") and names in err[0], err
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_sim_verbose_logs_each_request_without_the_token() -> None:
+    process, lines = _start("--no-ssh", "--verbose")
+    try:
+        token = lines["token"].split()[0]
+        url = f"{lines['endpoint']}/subscriptions/{lines['subscription']}?api-version=2022-12-01&secret=1"
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}),
+                                    timeout=5) as response:
+            assert response.status == 200
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(url.replace("/subscriptions/", "/nope/"), timeout=5)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 0
+    logged = [line for line in stderr.splitlines() if "vmss_tui.sim.requests" in line]
+    assert re.search(rf"GET /subscriptions/{lines['subscription']} 200 \d+\.\d ms$", logged[0]), logged
+    assert re.search(r"GET /nope/\S+ 401 \d+\.\d ms$", logged[1]), logged
+    assert token not in stderr and "secret=1" not in stderr
+
+
+def test_ctrl_c_stops_the_simulator_while_a_large_fleet_is_built() -> None:
+    process = subprocess.Popen([sys.executable, "-c", RUN, "--scale-sets", "2500", "--instances", "1000", "--no-ssh"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("building the simulated fleet")
+        process.send_signal(signal.SIGINT)  # inside the build (it takes seconds), or serving: either way it stops
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0 and "stopped" in stderr and "Traceback" not in stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import stat
@@ -14,8 +15,8 @@ from typing import Any
 
 import asyncssh
 import pytest
-from tests.support.sim_sdk import sdk_clients
 
+from tests.support.sim_sdk import sdk_clients
 from vmss_tui.sim import Simulator
 
 WEB = "rg-web-prod"
@@ -252,3 +253,233 @@ async def test_scale_out_brings_new_servers(sim: Simulator) -> None:
                                  for t in sim.ssh_targets()))
     async with await connect(target(sim, "vmss-api", "3"), key=sim.ssh_client_key_path) as conn:
         assert (await conn.run("echo $HOSTNAME")).stdout.strip() == "vmss-api000003"
+
+
+# ---------------------------------------------------------------- sessions answered by the guest
+
+
+def endpoint(sim: Simulator, scale_set: str, instance_id: str) -> dict[str, Any]:
+    """The target with its instance object (to reach the instance's guest)."""
+    return next(t for t in sim.ssh_endpoints() if t["scale_set"] == scale_set and t["instance_id"] == instance_id)
+
+
+class Screen:
+    """An interactive session in a PTY: everything the server wrote, read as it comes."""
+
+    def __init__(self, process: asyncssh.SSHClientProcess[str]) -> None:
+        self.process = process
+        self.text = ""
+        self.reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        while chunk := await self.process.stdout.read(4096):
+            self.text += chunk
+
+    async def until(self, needle: str, after: int = 0) -> int:
+        """Wait until `needle` shows (after position `after`); where it ends."""
+        for _ in range(500):
+            index = self.text.find(needle, after)
+            if index >= 0:
+                return index + len(needle)
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{needle!r} not shown; screen:\n{self.text}")
+
+    async def type(self, keys: str, *, then: str) -> str:
+        """Type `keys`, wait for `then` after them; what was shown meanwhile."""
+        start = len(self.text)
+        self.process.stdin.write(keys)
+        end = await self.until(then, start)
+        return self.text[start:end]
+
+
+async def open_screen(conn: asyncssh.SSHClientConnection, size: tuple[int, int] = (100, 30)) -> Screen:
+    process = await conn.create_process(term_type="xterm-256color", term_size=size)
+    screen = Screen(process)
+    await screen.until("azureuser@")
+    return screen
+
+
+async def test_exec_returns_the_exit_status_and_both_streams(sim: Simulator) -> None:
+    async with await connect(target(sim, "vmss-web", "1"), key=sim.ssh_client_key_path) as conn:
+        result = await conn.run("echo out; echo err >&2; exit 7")
+        assert (result.exit_status, result.stdout, result.stderr) == (7, "out\n", "err\n")
+        result = await conn.run("nosuch --help")
+        assert (result.exit_status, result.stderr) == (127, "bash: line 1: nosuch: command not found\n")
+        result = await conn.run("sort | head -2", input="b\nc\na\n")
+        assert (result.exit_status, result.stdout) == (0, "a\nb\n")
+        result = await conn.run("tty; echo $TERM; whoami; sudo -n whoami")
+        assert result.stdout == "not a tty\n\nazureuser\nroot\n"
+
+
+async def test_the_disk_inspection_is_one_exec(sim: Simulator) -> None:
+    found = endpoint(sim, "vmss-web", "2")
+    guest = sim.world.guest_for(found["instance"])
+    guest.attach(0, 64, disk_name="vmss-web_disk0")
+    guest.attach(1, 32, disk_name="vmss-web_disk1")
+    guest.prepare(0)
+    command = ("lsblk -J -b -o NAME,KNAME,PATH,PKNAME,TYPE,SIZE,FSTYPE,UUID,MOUNTPOINTS,HCTL; echo ::; df -B1 -P; "
+               "echo ::; ls -l /dev/disk/azure/scsi1; echo ::; cat /etc/fstab")
+    async with await connect(target(sim, "vmss-web", "2"), key=sim.ssh_client_key_path) as conn:
+        result = await conn.run(command)
+    assert result.exit_status == 0 and result.stderr == ""
+    lsblk, df, links, fstab = result.stdout.split("::\n")
+    tree = {d["name"]: d for d in json.loads(lsblk)["blockdevices"]}
+    assert tree["sdc"]["hctl"] == "1:0:0:0" and tree["sdc"]["children"][0]["mountpoints"] == ["/datadisks/lun0"]
+    assert tree["sdd"]["hctl"] == "1:0:0:1" and "children" not in tree["sdd"] and tree["sdd"]["fstype"] is None
+    assert "/dev/sdc1" in df and "/datadisks/lun0" in df
+    assert "lun0 -> ../../../sdc" in links and "lun1 -> ../../../sdd" in links
+    assert f"UUID={tree['sdc']['children'][0]['uuid']} /datadisks/lun0 ext4 defaults,nofail 0 2" in fstab
+
+
+async def test_an_operator_session_in_a_pty(sim: Simulator) -> None:
+    guest = sim.world.guest_for(endpoint(sim, "vmss-web", "1")["instance"])
+    guest.attach(0, 128, disk_name="vmss-web_disk0")
+    async with await connect(target(sim, "vmss-web", "1"), key=sim.ssh_client_key_path) as conn:
+        screen = await open_screen(conn)
+        assert "Welcome to Ubuntu 22.04.5 LTS" in screen.text and "simulated" in screen.text
+        prompt = "azureuser@vmss-web000001:~$ "
+        assert screen.text.endswith(prompt)
+        shown = await screen.type("sudo fdisk -l\r", then=prompt)
+        assert shown.startswith("sudo fdisk -l\r\nDisk /dev/sda: 30 GiB, 32212254720 bytes, 62914560 sectors\r\n")
+        assert "Disk /dev/sdc: 128 GiB, 137438953472 bytes, 268435456 sectors\r\n" in shown
+        shown = await screen.type("df -h\r", then=prompt)
+        assert "Filesystem      Size  Used Avail Use% Mounted on\r\n/dev/root        29G" in shown
+        shown = await screen.type("lsblk\r", then=prompt)
+        assert "sdc       8:32   0  128G  0 disk \r\n" in shown
+        shown = await screen.type("fdisk -l /dev/sdc\r", then=prompt)
+        assert "fdisk: cannot open /dev/sdc: Permission denied\r\n" in shown
+        shown = await screen.type("stty size\r", then=prompt)
+        assert "30 100\r\n" in shown
+        screen.process.change_terminal_size(132, 43)
+        for _ in range(200):  # the window change travels on its own; ask until the guest has it
+            if "43 132" in await screen.type("stty size\r", then=prompt):
+                break
+        else:
+            raise AssertionError("the new window size never reached the guest")
+        await screen.type("exit 5\r", then="logout")
+        await screen.process.wait()
+        assert screen.process.exit_status == 5
+
+
+async def test_line_editing_history_and_ctrl_c(sim: Simulator) -> None:
+    async with await connect(target(sim, "vmss-web", "1"), key=sim.ssh_client_key_path) as conn:
+        screen = await open_screen(conn)
+        prompt = "azureuser@vmss-web000001:~$ "
+        # typo, three left arrows, backspace, the right letter, Enter
+        await screen.type("echo hxllo\x1b[D\x1b[D\x1b[D\x7fe\r", then=f"\r\nhello\r\n{prompt}")
+        await screen.type("\x1b[A\r", then=f"\r\nhello\r\n{prompt}")  # up: the last line again
+        shown = await screen.type("echo gone\x15echo kept\r", then=f"\r\nkept\r\n{prompt}")  # Ctrl-U
+        assert "\r\ngone" not in shown
+        await screen.type("cat\r", then="cat\r\n")  # cat waits for input from the terminal
+        shown = await screen.type("typed\r", then="typed\r\ntyped\r\n")
+        assert shown == "typed\r\ntyped\r\n"  # the line discipline's echo, then cat's copy
+        await screen.type("\x03", then=prompt)
+        shown = await screen.type("echo $?\r", then=prompt)
+        assert "\r\n130\r\n" in shown
+        await screen.type("half typed\x03", then=prompt)  # Ctrl-C at the prompt drops the line
+        shown = await screen.type("for x in a b\rdo echo $x; done\r", then=prompt)
+        assert "\r\n> " in shown and "\r\na\r\nb\r\n" in shown
+        shown = await screen.type("sudo -i\r", then="root@vmss-web000001:~# ")
+        shown = await screen.type("whoami; exit\r", then=prompt)
+        assert "root\r\nlogout\r\n" in shown
+        screen.process.stdin.write("\x04")  # Ctrl-D on an empty line logs out
+        await asyncio.wait_for(screen.process.wait(), 10)
+        assert screen.text.endswith("logout\r\n")
+
+
+def host_files() -> dict[str, bytes]:
+    return {p: Path(p).read_bytes() for p in ("/etc/passwd", "/etc/hostname", "/etc/fstab") if os.path.exists(p)}
+
+
+async def test_nothing_typed_in_the_guest_reaches_the_host(sim: Simulator) -> None:
+    before = host_files()
+    async with await connect(target(sim, "vmss-api", "1"), key=sim.ssh_client_key_path) as conn:
+        result = await conn.run("rm -rf /; echo x > /etc/passwd; echo owned | sudo tee /etc/passwd >/dev/null; "
+                                "cat /etc/hostname; sudo wipefs -a /dev/sda; sudo mkfs.ext4 -F /dev/sdb1 >/dev/null")
+        assert "vmss-api000001\n" in result.stdout
+        assert "rm: it is dangerous to operate recursively on '/'" in result.stderr
+        assert "bash: line 1: /etc/passwd: Permission denied" in result.stderr
+        assert (await conn.run("cat /etc/passwd")).stdout == "owned\n"  # the guest's file changed
+    assert host_files() == before
+
+
+async def test_reboot_in_the_guest_ends_the_session(sim: Simulator) -> None:
+    found = endpoint(sim, "vmss-web", "1")
+    guest = sim.world.guest_for(found["instance"])
+    booted = guest.boot_time
+    async with await connect(target(sim, "vmss-web", "1"), key=sim.ssh_client_key_path) as conn:
+        screen = await open_screen(conn)
+        screen.process.stdin.write("sudo reboot\r")
+        await asyncio.wait_for(conn.wait_closed(), 10)
+    assert guest.boot_time >= booted and guest.boot_error is None
+
+
+async def test_a_guest_in_emergency_mode_has_no_sshd(sim: Simulator) -> None:
+    found = endpoint(sim, "vmss-api", "2")
+    guest = sim.world.guest_for(found["instance"])
+    result = guest.run_script("mkfs.ext4 -q /dev/sdb1 >/dev/null; echo 'UUID=0000-gone /data ext4 defaults 0 2' "
+                              ">> /etc/fstab")
+    assert result.exit_code == 0
+    guest.reboot()
+    assert guest.boot_error is not None
+    sim.ssh.request_reconcile()
+    await wait_until(lambda: not target(sim, "vmss-api", "2")["listening"])
+    with pytest.raises(OSError):
+        await connect(target(sim, "vmss-api", "2"), key=sim.ssh_client_key_path)
+    guest.reimage()  # a fresh OS disk has the image's fstab
+    sim.ssh.request_reconcile()
+    await wait_until(lambda: target(sim, "vmss-api", "2")["listening"])
+
+
+def flexible_topology() -> Any:
+    from vmss_tui.sim.topology import (
+        DataDiskSpec,
+        FrontendSpec,
+        LoadBalancerSpec,
+        NatRuleV2Spec,
+        PublicIpSpec,
+        ScaleSetSpec,
+        SubnetSpec,
+        Topology,
+        VnetSpec,
+    )
+
+    rg = "rg-flex"
+    return Topology(
+        vnets=[VnetSpec("vnet-flex", rg, "10.5.0.0/16", [SubnetSpec("snet-flex", "10.5.0.0/24")])],
+        public_ips=[PublicIpSpec("pip-flex", rg)],
+        load_balancers=[LoadBalancerSpec("lb-flex", rg, frontends=[FrontendSpec("fe", public_ip="pip-flex")],
+                                         backend_pools=["be"],
+                                         nat_rules_v2=[NatRuleV2Spec("NatRule", "fe", "be", 22, 50000, 50099)])],
+        scale_sets=[ScaleSetSpec("vmss-flex", rg, capacity=2, orchestration_mode="Flexible", vnet="vnet-flex",
+                                 subnet="snet-flex", load_balancer="lb-flex", backend_pool="be",
+                                 data_disks=[DataDiskSpec(0, 64), DataDiskSpec(1, 32)])])
+
+
+async def test_flexible_vms_get_ssh_with_their_data_disks(tmp_path: Path) -> None:
+    flex = Simulator(topology=flexible_topology(), speed=200, ssh=True, ssh_user_home=tmp_path, ssh_agent=False)
+    await flex.start()
+    try:
+        targets = [t for t in flex.ssh_targets() if t["scale_set"] == "vmss-flex"]
+        assert len(targets) == 2 and {t["port"] for t in targets} == {50000, 50001}
+        await wait_until(lambda: all(t["listening"] for t in flex.ssh_targets()))
+        for t in targets:
+            async with await connect(t, key=flex.ssh_client_key_path) as conn:
+                result = await conn.run("hostname; ls /dev/disk/azure/scsi1; lsblk -dno NAME,SIZE /dev/sdc /dev/sdd")
+                assert result.stdout == f"{t['computer_name']}\nlun0\nlun1\nsdc    64G\nsdd    32G\n"
+    finally:
+        await flex.stop()
+
+
+async def test_an_endless_loop_leaves_the_simulator_responsive_and_ctrl_c_stops_it(sim: Simulator) -> None:
+    async with await connect(target(sim, "vmss-web", "1"), key=sim.ssh_client_key_path) as conn:
+        screen = await open_screen(conn)
+        prompt = "azureuser@vmss-web000001:~$ "
+        await screen.type("while true; do echo y; done\r", then="y\r\ny\r\ny\r\n")
+        async with await connect(target(sim, "vmss-web", "2"), key=sim.ssh_client_key_path) as other:
+            assert (await other.run("hostname")).stdout == "vmss-web000002\n"  # served meanwhile
+        mark = len(screen.text)
+        screen.process.stdin.write("\x03")
+        await screen.until("^C\r\n" + prompt, mark)
+        shown = await screen.type("echo $?\r", then=prompt)
+        assert "\r\n130\r\n" in shown

@@ -16,14 +16,15 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.mgmt.compute.aio import ComputeManagementClient
 from azure.mgmt.network.aio import NetworkManagementClient
 
-FIXED_TOKEN = "simulator-test-token"
-
 
 class FixedTokenCredential:
     """An async token credential that always returns the same token."""
 
+    def __init__(self, token: str) -> None:
+        self._token = token
+
     async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(FIXED_TOKEN, int(time.time()) + 3600)
+        return AccessToken(self._token, int(time.time()) + 3600)
 
     async def close(self) -> None:
         return None
@@ -38,14 +39,22 @@ class FixedTokenCredential:
 class BearerOverHttpPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
     """Sets the Authorization header without azure-core's https check (loopback only)."""
 
+    def __init__(self, token: str) -> None:
+        self._header = f"Bearer {token}"
+
     def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
-        request.http_request.headers["Authorization"] = f"Bearer {FIXED_TOKEN}"
+        request.http_request.headers["Authorization"] = self._header
 
 
-def client_kwargs(endpoint: str, **extra: Any) -> dict[str, Any]:
+def auth_headers(sim: Any) -> dict[str, str]:
+    """The Authorization header the simulator accepts (its own bearer token)."""
+    return {"Authorization": f"Bearer {sim.bearer_token}"}
+
+
+def client_kwargs(endpoint: str, token: str, **extra: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "base_url": endpoint,
-        "authentication_policy": BearerOverHttpPolicy(),
+        "authentication_policy": BearerOverHttpPolicy(token),
         "polling_interval": 0.02,
     }
     kwargs.update(extra)
@@ -55,9 +64,10 @@ def client_kwargs(endpoint: str, **extra: Any) -> dict[str, Any]:
 @asynccontextmanager
 async def sdk_clients(sim: Any, **extra: Any):  # type: ignore[no-untyped-def]
     """(compute, network) async clients for `sim`; extra kwargs go to both constructors."""
-    credential = FixedTokenCredential()
-    compute = ComputeManagementClient(credential, sim.subscription_id, **client_kwargs(sim.endpoint, **extra))
-    network = NetworkManagementClient(credential, sim.subscription_id, **client_kwargs(sim.endpoint, **extra))
+    credential = FixedTokenCredential(sim.bearer_token)
+    subscription = extra.pop("subscription_id", sim.subscription_id)
+    compute = ComputeManagementClient(credential, subscription, **client_kwargs(sim.endpoint, sim.bearer_token, **extra))
+    network = NetworkManagementClient(credential, subscription, **client_kwargs(sim.endpoint, sim.bearer_token, **extra))
     try:
         yield compute, network
     finally:

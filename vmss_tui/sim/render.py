@@ -1,4 +1,7 @@
-"""ARM JSON for the simulated resources, shaped like the recorded real responses."""
+"""ARM JSON for the simulated resources, shaped like the recorded real responses.
+
+Bodies may share parts of the live model (a scale set's profile ...): they are serialized at once
+and never modified, so nothing is copied that need not be."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 from .state import (
     Instance,
     LoadBalancer,
+    ManagedDisk,
     Nsg,
     Operation,
     PublicIp,
@@ -55,12 +59,56 @@ def _ref(resource_id: str) -> dict[str, str]:
 # Compute
 
 
+def _public_profile(profile: dict[str, Any]) -> dict[str, Any]:
+    """The model as ARM shows it: extensions' protectedSettings are never returned."""
+    if not any("protectedSettings" in e.get("properties", {})
+               for e in profile.get("extensionProfile", {}).get("extensions", [])):
+        return profile  # shared: bodies are only serialized
+    shown = copy.deepcopy(profile)
+    for ext in shown.get("extensionProfile", {}).get("extensions", []):
+        ext.get("properties", {}).pop("protectedSettings", None)
+    return shown
+
+
+def scale_set_extension(world: World, ss: ScaleSet, ext: dict[str, Any], provisioning: str = "Succeeded") -> dict[str, Any]:
+    props = {k: copy.deepcopy(v) for k, v in ext.get("properties", {}).items() if k != "protectedSettings"}
+    props["provisioningState"] = provisioning
+    return {"name": ext["name"], "id": f"{ss.id}/extensions/{ext['name']}",
+            "type": "Microsoft.Compute/virtualMachineScaleSets/extensions", "properties": props}
+
+
 def scale_set(world: World, ss: ScaleSet) -> dict[str, Any]:
     upgrade_policy: dict[str, Any] = {"mode": ss.upgrade_mode}
     if ss.rolling_policy is not None:
         upgrade_policy["rollingUpgradePolicy"] = dict(ss.rolling_policy)
     upgrade_policy["automaticOSUpgradePolicy"] = {
         "enableAutomaticOSUpgrade": False, "useRollingUpgradePolicy": False, "disableAutomaticRollback": False}
+    if ss.orchestration_mode == "Flexible":
+        properties: dict[str, Any] = {
+            "singlePlacementGroup": False,
+            "orchestrationMode": "Flexible",
+            "upgradePolicy": upgrade_policy,
+            "scaleInPolicy": {"rules": ["Default"], "forceDeletion": False},
+            "virtualMachineProfile": _public_profile(ss.models[ss.model_version]),
+            "provisioningState": ss.provisioning_state,
+            "uniqueId": ss.unique_id,
+            "platformFaultDomainCount": 1,
+            "timeCreated": world.clock.iso(ss.created_at),
+        }
+    else:
+        properties = {
+            "singlePlacementGroup": ss.extra_properties.get("singlePlacementGroup", True),
+            "orchestrationMode": "Uniform",
+            "upgradePolicy": upgrade_policy,
+            "scaleInPolicy": {"rules": ["Default"], "forceDeletion": False},
+            "virtualMachineProfile": _public_profile(ss.models[ss.model_version]),
+            "provisioningState": ss.provisioning_state,
+            "overprovision": ss.extra_properties.get("overprovision", ss.spec.overprovision),
+            "doNotRunExtensionsOnOverprovisionedVMs": ss.extra_properties.get("doNotRunExtensionsOnOverprovisionedVMs", False),
+            "uniqueId": ss.unique_id,
+            "platformFaultDomainCount": 1 if ss.spec.zones else 5,
+            "timeCreated": world.clock.iso(ss.created_at),
+        }
     body: dict[str, Any] = {
         "name": ss.name,
         "id": ss.id,
@@ -68,19 +116,7 @@ def scale_set(world: World, ss: ScaleSet) -> dict[str, Any]:
         "location": ss.location,
         "tags": dict(ss.tags),
         "sku": {"name": ss.sku_name, "tier": "Standard", "capacity": ss.capacity},
-        "properties": {
-            "singlePlacementGroup": ss.extra_properties.get("singlePlacementGroup", True),
-            "orchestrationMode": "Uniform",
-            "upgradePolicy": upgrade_policy,
-            "scaleInPolicy": {"rules": ["Default"], "forceDeletion": False},
-            "virtualMachineProfile": copy.deepcopy(ss.models[ss.model_version]),
-            "provisioningState": ss.provisioning_state,
-            "overprovision": ss.extra_properties.get("overprovision", ss.spec.overprovision),
-            "doNotRunExtensionsOnOverprovisionedVMs": ss.extra_properties.get("doNotRunExtensionsOnOverprovisionedVMs", False),
-            "uniqueId": ss.unique_id,
-            "platformFaultDomainCount": 1 if ss.spec.zones else 5,
-            "timeCreated": world.clock.iso(ss.created_at),
-        },
+        "properties": properties,
     }
     if ss.spec.zones:
         body["zones"] = list(ss.spec.zones)
@@ -105,21 +141,37 @@ def _provisioning_status(world: World, inst: Instance) -> dict[str, Any]:
     return _status(f"ProvisioningState/{inst.provisioning.lower()}", PROVISIONING_DISPLAY.get(inst.provisioning, inst.provisioning), when)
 
 
+def power_status(inst: Instance) -> dict[str, Any]:
+    return _status(f"PowerState/{inst.power}", POWER_DISPLAY.get(inst.power, inst.power))
+
+
+def _disks_of(inst: Instance) -> list[ManagedDisk]:
+    return ([inst.os_disk] if inst.os_disk is not None else []) + list(inst.data_disks.values())
+
+
+def _extension_views(world: World, inst: Instance) -> list[dict[str, Any]]:
+    return [{
+        "name": run.name,
+        "type": run.type,
+        "typeHandlerVersion": run.type_handler_version,
+        "statuses": [_status(run.code, run.display, world.clock.iso(run.time), run.level, run.message)],
+    } for run in inst.extensions.values()]
+
+
 def instance_view(world: World, inst: Instance) -> dict[str, Any]:
-    ss = inst.scale_set
-    model = ss.models[inst.model_version]
-    statuses = [_provisioning_status(world, inst)]
-    statuses.append(_status(f"PowerState/{inst.power}", POWER_DISPLAY.get(inst.power, inst.power)))
+    statuses = [_provisioning_status(world, inst), power_status(inst)]
     disk_time = world.clock.iso(inst.created_at)
-    disks = [{"name": _os_disk_name(inst), "statuses": [_status("ProvisioningState/succeeded", "Provisioning succeeded", disk_time)]}]
-    for data_disk in model["storageProfile"].get("dataDisks", []):
-        disks.append({"name": _data_disk_name(inst, data_disk["lun"]),
-                      "statuses": [_status("ProvisioningState/succeeded", "Provisioning succeeded", disk_time)]})
-    windows = ss.spec.os == "Windows"
+    disks = [{"name": d.name, "statuses": [_status("ProvisioningState/succeeded", "Provisioning succeeded", disk_time)]}
+             for d in _disks_of(inst)]
+    windows = inst.os_type == "Windows"
     agent_ready = inst.power == "running"
-    view: dict[str, Any] = {
-        "platformUpdateDomain": int(inst.instance_id) % 5,
-        "platformFaultDomain": int(inst.instance_id) % 3,
+    view: dict[str, Any] = {}
+    if inst.is_uniform:
+        view["platformUpdateDomain"] = int(inst.instance_id) % 5
+        view["platformFaultDomain"] = int(inst.instance_id) % 3
+    elif inst.is_flexible:
+        view["platformFaultDomain"] = inst.fault_domain
+    view.update({
         "computerName": inst.computer_name,
         "osName": "Windows Server 2022 Datacenter Azure Edition" if windows else "ubuntu",
         "osVersion": "10.0.20348" if windows else "22.04",
@@ -135,46 +187,55 @@ def instance_view(world: World, inst: Instance) -> dict[str, Any]:
             )],
         },
         "disks": disks,
-        "bootDiagnostics": {},
-        "statuses": statuses,
-    }
+    })
+    if not inst.is_uniform:
+        view["hyperVGeneration"] = "V2"
+    if inst.extensions:
+        view["extensions"] = _extension_views(world, inst)
+    view["bootDiagnostics"] = {}
+    view["statuses"] = statuses
     if inst.health is not None:
         view["vmHealth"] = {"status": _status(f"HealthState/{inst.health}", HEALTH_DISPLAY.get(inst.health, inst.health))}
-    if ss.spec.zones:
-        pass  # zone is a property of the VM resource, not of the view
+    if not inst.is_uniform:
+        view["isVMInStandbyPool"] = False
     return view
 
 
-def _os_disk_name(inst: Instance) -> str:
-    return f"{inst.scale_set.name}_{inst.scale_set.name}_{inst.instance_id}_OsDisk_1_{inst.disk_suffix}"
-
-
-def _data_disk_name(inst: Instance, lun: int) -> str:
-    return f"{inst.scale_set.name}_{inst.scale_set.name}_{inst.instance_id}_disk{lun + 2}_{inst.disk_suffix}"
-
-
-def disk_id(world: World, inst: Instance, name: str) -> str:
-    return world.resource_id(inst.scale_set.resource_group, "Microsoft.Compute", "disks", name)
-
-
-def instance(world: World, inst: Instance, expand_view: bool) -> dict[str, Any]:
-    ss = inst.scale_set
-    model = ss.models[inst.model_version]
-    storage = model["storageProfile"]
+def _storage_profile(inst: Instance, *, vm_resource: bool) -> dict[str, Any]:
+    storage = inst.model["storageProfile"]
     image = dict(storage["imageReference"])
     image["exactVersion"] = image.get("version")
     os_disk = dict(storage["osDisk"])
-    os_name = _os_disk_name(inst)
-    os_disk["name"] = os_name
-    os_disk["managedDisk"] = {**os_disk.get("managedDisk", {}), "id": disk_id(world, inst, os_name)}
+    if inst.os_disk is not None:
+        os_disk["name"] = inst.os_disk.name
+        os_disk["managedDisk"] = {**os_disk.get("managedDisk", {}), "id": inst.os_disk.id}
+    if vm_resource:
+        os_disk["deleteOption"] = "Delete"
     data_disks = []
-    for model_disk in storage.get("dataDisks", []):
-        disk = dict(model_disk)
-        name = _data_disk_name(inst, disk["lun"])
-        disk["name"] = name
-        disk["managedDisk"] = {**disk.get("managedDisk", {}), "id": disk_id(world, inst, name)}
-        disk["toBeDetached"] = False
-        data_disks.append(disk)
+    for disk in inst.data_disks.values():
+        entry = disk.model_entry or {"lun": disk.lun, "createOption": "Attach", "caching": disk.caching,
+                                     "diskSizeGB": disk.size_gb, "managedDisk": {"storageAccountType": disk.sku}}
+        rendered = {**entry, "name": disk.name, "managedDisk": {**entry.get("managedDisk", {}), "id": disk.id}}
+        if vm_resource:
+            rendered["deleteOption"] = disk.delete_option
+        rendered["toBeDetached"] = False
+        data_disks.append(rendered)
+    profile: dict[str, Any] = {"imageReference": image, "osDisk": os_disk, "dataDisks": data_disks}
+    if vm_resource:
+        profile["diskControllerType"] = "SCSI"
+    return profile
+
+
+def storage_profile_output(world: World, inst: Instance) -> dict[str, Any]:
+    """What attachDetachDataDisks answers: the storage profile after the change."""
+    return _storage_profile(inst, vm_resource=not inst.is_uniform)
+
+
+def instance(world: World, inst: Instance, expand_view: bool) -> dict[str, Any]:
+    """A Uniform scale set's instance (`virtualMachineScaleSets/{n}/virtualMachines/{id}`)."""
+    ss = inst.scale_set
+    assert ss is not None
+    model = inst.model
     os_profile = {k: v for k, v in model["osProfile"].items() if k != "computerNamePrefix"}
     os_profile["computerName"] = inst.computer_name
     properties: dict[str, Any] = {
@@ -182,10 +243,10 @@ def instance(world: World, inst: Instance, expand_view: bool) -> dict[str, Any]:
         "modelDefinitionApplied": "VirtualMachineScaleSet",
         "vmId": inst.vm_id,
         "hardwareProfile": {},
-        "storageProfile": {"imageReference": image, "osDisk": os_disk, "dataDisks": data_disks},
+        "storageProfile": _storage_profile(inst, vm_resource=False),
         "osProfile": os_profile,
         "networkProfile": {"networkInterfaces": [{"id": inst.nic_id}]},
-        "networkProfileConfiguration": copy.deepcopy(model["networkProfile"]),
+        "networkProfileConfiguration": model["networkProfile"],  # shared: bodies are only serialized
         "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
         "provisioningState": inst.provisioning,
         "timeCreated": world.clock.iso(inst.created_at),
@@ -203,8 +264,69 @@ def instance(world: World, inst: Instance, expand_view: bool) -> dict[str, Any]:
         "etag": f'"{inst.token + 1}"',
         "properties": properties,
     }
-    if ss.spec.zones:
-        body["zones"] = [ss.spec.zones[int(inst.instance_id) % len(ss.spec.zones)]]
+    if inst.zone is not None:
+        body["zones"] = [inst.zone]
+    return body
+
+
+def flexible_scale_set_vm(world: World, inst: Instance, api_version: str, *, single: bool = False) -> dict[str, Any]:
+    """What `virtualMachineScaleSets/{n}/virtualMachines` says about a Flexible VM: a thin entry
+    (from api-version 2025-11-01 with the VM's resource id)."""
+    assert inst.scale_set is not None
+    body: dict[str, Any] = {
+        "name": inst.name,
+        "id": f"{inst.scale_set.id}/virtualMachines/{inst.name}",
+        "type": "Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
+        "location": inst.scale_set.location,
+        "instanceId": inst.instance_id,
+        "etag": f'"{inst.token + 1}"',
+    }
+    if api_version >= "2025-11-01":
+        if single:
+            body["virtualMachineResourceId"] = inst.id
+        else:
+            body["properties"] = {"virtualMachineResourceId": inst.id}
+    return body
+
+
+def virtual_machine(world: World, inst: Instance, expand_view: bool) -> dict[str, Any]:
+    """A `Microsoft.Compute/virtualMachines` resource: a Flexible scale set's VM or a VM of none."""
+    model = inst.model
+    os_profile: dict[str, Any] = {"computerName": inst.computer_name}
+    os_profile.update({k: v for k, v in model["osProfile"].items() if k != "computerNamePrefix"})
+    network_profile: dict[str, Any] = {
+        "networkInterfaces": [{"id": inst.nic_id, "properties": {"primary": True, "deleteOption": "Delete"}}]}
+    if inst.is_flexible:
+        network_profile["networkApiVersion"] = model["networkProfile"].get("networkApiVersion", "2020-11-01")
+        network_profile["networkInterfaceConfigurations"] = model["networkProfile"]["networkInterfaceConfigurations"]
+    size = inst.scale_set.sku_name if inst.scale_set is not None else (inst.vm_spec.size if inst.vm_spec else "")
+    properties: dict[str, Any] = {
+        "vmId": inst.vm_id,
+        "hardwareProfile": {"vmSize": size},
+        "storageProfile": _storage_profile(inst, vm_resource=True),
+        "osProfile": os_profile,
+        "networkProfile": network_profile,
+        "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
+    }
+    if inst.scale_set is not None:
+        properties["virtualMachineScaleSet"] = {"id": inst.scale_set.id}
+        properties["platformFaultDomain"] = inst.fault_domain
+    properties["provisioningState"] = inst.provisioning
+    properties["timeCreated"] = world.clock.iso(inst.created_at)
+    if expand_view:
+        properties["instanceView"] = instance_view(world, inst)
+    tags = dict(inst.scale_set.tags) if inst.scale_set is not None else dict(inst.vm_spec.tags if inst.vm_spec else {})
+    body: dict[str, Any] = {
+        "name": inst.name,
+        "id": inst.id,
+        "type": "Microsoft.Compute/virtualMachines",
+        "location": world.location,
+        "tags": tags,
+        "etag": f'"{inst.token + 1}"',
+        "properties": properties,
+    }
+    if inst.zone is not None:
+        body["zones"] = [inst.zone]
     return body
 
 
@@ -271,53 +393,37 @@ def operation_status(world: World, op: Operation) -> dict[str, Any]:
     return body
 
 
-def managed_disks(world: World, inst: Instance) -> list[dict[str, Any]]:
-    ss = inst.scale_set
-    model = ss.models[inst.model_version]
-    storage = model["storageProfile"]
-    created = world.clock.iso(inst.created_at)
-    state = "Attached" if inst.power not in ("deallocated",) else "Reserved"
-    disks = []
-    os_name = _os_disk_name(inst)
-    disks.append(_disk(world, inst, os_name, storage["osDisk"].get("diskSizeGB", 30),
-                       storage["osDisk"].get("managedDisk", {}).get("storageAccountType", "Premium_LRS"), created, state,
-                       os_type=ss.spec.os))
-    for data_disk in storage.get("dataDisks", []):
-        disks.append(_disk(world, inst, _data_disk_name(inst, data_disk["lun"]), data_disk.get("diskSizeGB", 0),
-                           data_disk.get("managedDisk", {}).get("storageAccountType", "Premium_LRS"), created, state))
-    return disks
-
-
-def _disk(world: World, inst: Instance, name: str, size_gb: int, sku: str, created: str, state: str,
-          os_type: str | None = None) -> dict[str, Any]:
+def disk(world: World, managed: ManagedDisk) -> dict[str, Any]:
+    sku = managed.sku
     properties: dict[str, Any] = {
-        "creationData": {"createOption": "FromImage" if os_type else "Empty"},
-        "diskSizeGB": size_gb,
-        "diskSizeBytes": size_gb * 1024**3,
+        "creationData": {"createOption": managed.create_option},
+        "diskSizeGB": managed.size_gb,
+        "diskSizeBytes": managed.size_gb * 1024**3,
         "diskIOPSReadWrite": 500 if sku.startswith("Standard") else 2300,
         "diskMBpsReadWrite": 60 if sku.startswith("Standard") else 150,
         "encryption": {"type": "EncryptionAtRestWithPlatformKey"},
-        "timeCreated": created,
+        "timeCreated": world.clock.iso(managed.created_at),
         "provisioningState": "Succeeded",
-        "diskState": state,
-        "uniqueId": inst.disk_suffix,
+        "diskState": managed.state,
+        "uniqueId": managed.unique_id,
         "networkAccessPolicy": "AllowAll",
         "publicNetworkAccess": "Enabled",
     }
-    if os_type:
-        properties["osType"] = os_type
+    if managed.os_type:
+        properties["osType"] = managed.os_type
         properties["hyperVGeneration"] = "V2"
     body: dict[str, Any] = {
-        "name": name,
-        "id": disk_id(world, inst, name),
+        "name": managed.name,
+        "id": managed.id,
         "type": "Microsoft.Compute/disks",
-        "location": inst.scale_set.location,
-        "managedBy": inst.id,
-        "sku": {"name": sku, "tier": "Premium" if sku.startswith("Premium") else "Standard"},
-        "properties": properties,
+        "location": managed.location,
     }
-    if inst.scale_set.spec.zones:
-        body["zones"] = [inst.scale_set.spec.zones[int(inst.instance_id) % len(inst.scale_set.spec.zones)]]
+    if managed.managed_by is not None:
+        body["managedBy"] = managed.managed_by.id
+    body["sku"] = {"name": sku, "tier": "Premium" if sku.startswith("Premium") else "Standard"}
+    body["properties"] = properties
+    if managed.zone is not None:
+        body["zones"] = [managed.zone]
     return body
 
 
@@ -326,7 +432,8 @@ def _disk(world: World, inst: Instance, name: str, size_gb: int, sku: str, creat
 
 
 def nic(world: World, inst: Instance) -> dict[str, Any]:
-    ss = inst.scale_set
+    """A VM's NIC: a Uniform instance's child NIC, or the standalone NIC of a Flexible or
+    standalone VM (`Microsoft.Network/networkInterfaces`)."""
     ip_props: dict[str, Any] = {
         "provisioningState": "Succeeded",
         "privateIPAllocationMethod": "Dynamic",
@@ -335,22 +442,29 @@ def nic(world: World, inst: Instance) -> dict[str, Any]:
     }
     if inst.private_ip:
         ip_props["privateIPAddress"] = inst.private_ip
-    if ss.subnet:
-        ip_props["subnet"] = _ref(ss.subnet.id)
-    lb = ss.load_balancer
-    if lb is not None and ss.spec.backend_pool:
-        ip_props["loadBalancerBackendAddressPools"] = [_ref(lb.child_id("backendAddressPools", ss.spec.backend_pool))]
+    subnet = inst.subnet
+    if subnet:
+        ip_props["subnet"] = _ref(subnet.id)
+    lb = inst.load_balancer
+    if lb is not None and inst.backend_pool:
+        ip_props["loadBalancerBackendAddressPools"] = [_ref(lb.child_id("backendAddressPools", inst.backend_pool))]
     if lb is not None and inst.pool_ports:
         ip_props["loadBalancerInboundNatRules"] = [
             _ref(lb.child_id("inboundNatRules", f"{_pool_name(lb, pool)}.{inst.instance_id}")) for (_, pool) in inst.pool_ports
         ]
-    if ss.spec.instance_public_ip:
+    ss = inst.scale_set
+    if ss is not None and ss.spec.instance_public_ip and inst.is_uniform:
         ip_props["publicIPAddress"] = _ref(f"{inst.ip_config_id}/publicIPAddresses/{ss.spec.name}-pip")
+    standalone = inst.nic
+    ip_config_name = standalone.ip_config_name if standalone is not None else (ss.ip_config_name if ss is not None else "")
+    ip_config: dict[str, Any] = {"name": ip_config_name, "id": inst.ip_config_id, "etag": _etag(inst.id, "ipc")}
+    if standalone is not None:
+        ip_config["type"] = "Microsoft.Network/networkInterfaces/ipConfigurations"
+    ip_config["properties"] = ip_props
     properties: dict[str, Any] = {
         "provisioningState": "Succeeded",
-        "resourceGuid": inst.vm_id,
-        "ipConfigurations": [{"name": ss.ip_config_name, "id": inst.ip_config_id, "etag": _etag(inst.id, "ipc"),
-                              "properties": ip_props}],
+        "resourceGuid": standalone.resource_guid if standalone is not None else inst.vm_id,
+        "ipConfigurations": [ip_config],
         "dnsSettings": {"dnsServers": [], "appliedDnsServers": [],
                         "internalDomainNameSuffix": "sim.internal.cloudapp.net"},
         "macAddress": "00-0D-3A-" + "-".join(f"{b:02X}" for b in hashlib.sha1(inst.id.encode()).digest()[:3]),
@@ -359,11 +473,15 @@ def nic(world: World, inst: Instance) -> dict[str, Any]:
         "primary": True,
         "virtualMachine": _ref(inst.id),
     }
-    nsg_ref = ss.models[inst.model_version]["networkProfile"]["networkInterfaceConfigurations"][0]["properties"].get(
-        "networkSecurityGroup")
-    if nsg_ref:
-        properties["networkSecurityGroup"] = dict(nsg_ref)
-    return {"name": ss.nic_config_name, "id": inst.nic_id, "etag": _etag(inst.id, "nic"), "properties": properties}
+    nsg_id = _nsg_id_of(world, inst)
+    if nsg_id:
+        properties["networkSecurityGroup"] = {"id": nsg_id}
+    if standalone is None:
+        return {"name": inst.nic_name, "id": inst.nic_id, "etag": _etag(inst.id, "nic"), "properties": properties}
+    properties["nicType"] = "Standard"
+    properties["vnetEncryptionSupported"] = False
+    return {"name": standalone.name, "id": standalone.id, "etag": _etag(inst.id, "nic"),
+            "type": "Microsoft.Network/networkInterfaces", "location": standalone.location, "properties": properties}
 
 
 def instance_public_ip(world: World, inst: Instance) -> dict[str, Any]:
@@ -406,10 +524,12 @@ def _rule_name(lb: LoadBalancer, lowered: str) -> str:
 
 
 def _lb_members(world: World, lb: LoadBalancer) -> list[Instance]:
-    return [inst for ss in world.scale_sets.values() if ss.load_balancer is lb for inst in ss.sorted_instances()]
+    return world.lb_members(lb)
 
 
-def load_balancer(world: World, lb: LoadBalancer) -> dict[str, Any]:
+def load_balancer(world: World, lb: LoadBalancer, backend_addresses: bool = True) -> dict[str, Any]:
+    """`backend_addresses=False`: NIC-based pools list their members only as backendIPConfigurations,
+    without loadBalancerBackendAddresses (clients then ask queryInboundNatRulePortMapping)."""
     spec = lb.spec
     members = _lb_members(world, lb)
     frontends = []
@@ -434,7 +554,7 @@ def load_balancer(world: World, lb: LoadBalancer) -> dict[str, Any]:
     nat_rules = inbound_nat_rules(world, lb, members)
     pools = []
     for pool_name in spec.backend_pools:
-        pool_members = [i for i in members if (i.scale_set.spec.backend_pool or "").lower() == pool_name.lower()]
+        pool_members = [i for i in members if (i.backend_pool or "").lower() == pool_name.lower()]
         pool_props: dict[str, Any] = {
             "provisioningState": "Succeeded",
             "backendIPConfigurations": [_ref(i.ip_config_id) for i in pool_members],
@@ -444,7 +564,8 @@ def load_balancer(world: World, lb: LoadBalancer) -> dict[str, Any]:
         v2_rules = [r for r in spec.nat_rules_v2 if r.backend_pool.lower() == pool_name.lower()]
         if v2_rules:
             pool_props["inboundNatRules"] = [_ref(lb.child_id("inboundNatRules", r.name)) for r in v2_rules]
-            pool_props["loadBalancerBackendAddresses"] = [_backend_address(lb, inst, v2_rules) for inst in pool_members]
+            if backend_addresses:
+                pool_props["loadBalancerBackendAddresses"] = [_backend_address(lb, inst, v2_rules) for inst in pool_members]
         pools.append({"name": pool_name, "id": lb.child_id("backendAddressPools", pool_name), "etag": _etag(lb.id, pool_name),
                       "type": "Microsoft.Network/loadBalancers/backendAddressPools", "properties": pool_props})
     nat_pools = [{
@@ -536,7 +657,7 @@ def _backend_address(lb: LoadBalancer, inst: Instance, rules: list[Any]) -> dict
     }
     if inst.private_ip:
         props["ipAddress"] = inst.private_ip
-    return {"name": f"{inst.scale_set.name}_{inst.instance_id}", "properties": props}
+    return {"name": inst.name, "properties": props}
 
 
 def inbound_nat_rules(world: World, lb: LoadBalancer, members: list[Instance] | None = None) -> list[dict[str, Any]]:
@@ -593,7 +714,7 @@ def port_mappings_for(world: World, lb: LoadBalancer, pool_name: str, ip_address
                       ip_configuration_id: str | None) -> list[dict[str, Any]] | None:
     """queryInboundNatRulePortMapping: the V2 mappings of one backend address, or None if unknown."""
     for inst in _lb_members(world, lb):
-        if (inst.scale_set.spec.backend_pool or "").lower() != pool_name.lower():
+        if (inst.backend_pool or "").lower() != pool_name.lower():
             continue
         if (ip_address and inst.private_ip == ip_address) or (
                 ip_configuration_id and inst.ip_config_id.lower() == ip_configuration_id.lower()):
@@ -643,6 +764,13 @@ DEFAULT_SECURITY_RULES = [
 ]
 
 
+def _nsg_id_of(world: World, inst: Instance) -> str | None:
+    """The NSG on the instance's NIC (from its NIC configuration)."""
+    configs = inst.model["networkProfile"]["networkInterfaceConfigurations"]
+    ref = configs[0]["properties"].get("networkSecurityGroup") if configs else None
+    return ref["id"] if ref else None
+
+
 def _rule_body(nsg_id: str, kind: str, name: str, props: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "id": f"{nsg_id}/{kind}/{name}", "etag": _etag(nsg_id, name),
             "type": f"Microsoft.Network/networkSecurityGroups/{kind}", "properties": props}
@@ -690,10 +818,7 @@ def network_security_group(world: World, nsg: Nsg) -> dict[str, Any]:
         for name, priority, direction, access, source, destination, description in DEFAULT_SECURITY_RULES
     ]
     subnets = [_ref(s.id) for s in world.subnets.values() if s.nsg_id and s.nsg_id.lower() == nsg.id.lower()]
-    nics = [_ref(inst.nic_id) for inst in world.all_instances()
-            if (inst.scale_set.spec.nsg or "") and world.resource_id(inst.scale_set.resource_group, "Microsoft.Network",
-                                                                      "networkSecurityGroups",
-                                                                      inst.scale_set.spec.nsg or "").lower() == nsg.id.lower()]
+    nics = [_ref(inst.nic_id) for inst in world.all_instances() if (_nsg_id_of(world, inst) or "").lower() == nsg.id.lower()]
     props_out: dict[str, Any] = {"provisioningState": "Succeeded", "resourceGuid": hashlib.md5(nsg.id.lower().encode()).hexdigest(),
                                  "securityRules": rules, "defaultSecurityRules": defaults}
     if subnets:
@@ -714,6 +839,7 @@ def subnet(world: World, sub: Subnet) -> dict[str, Any]:
     if sub.nsg_id:
         props["networkSecurityGroup"] = _ref(sub.nsg_id)
     configs = [_ref(inst.ip_config_id) for ss in world.scale_sets.values() if ss.subnet is sub for inst in ss.sorted_instances()]
+    configs += [_ref(vm.ip_config_id) for vm in world.virtual_machines.values() if vm.scale_set is None and vm.subnet is sub]
     if configs:
         props["ipConfigurations"] = configs
     return {"name": sub.name, "id": sub.id, "etag": _etag(sub.id), "type": "Microsoft.Network/virtualNetworks/subnets",

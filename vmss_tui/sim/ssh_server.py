@@ -1,40 +1,54 @@
 """SSH servers on the simulated NAT frontends.
 
 Every running instance with a NAT mapping to backend port 22 on a public frontend gets an
-asyncssh server on that frontend's address and port (127.X.Y.Z:port). A session is a real
-shell (bash, else sh) in a pseudo-terminal whose prompt and $HOSTNAME are the instance's
-computer name; the machine's own hostname is left alone. Each instance has its own host key,
-replaced on reimage or OS upgrade. A listener closes (and drops its sessions) while the
-instance is not running.
+asyncssh server on that frontend's address and port (127.X.Y.Z:port). What a session talks to
+is the instance's simulated guest OS (`guest.py`, through the shell of `shell.py`): its
+hostname, its admin user with passwordless sudo, its disks, mounts and files. Nothing a session
+runs reads or changes anything on the machine the simulator runs on: no process is started,
+no file or device of the host is opened.
 
-Who may log in: the shell runs as the user running the simulator, and loopback addresses are
-reachable by every local user, so only public-key authentication is offered, for the scale
-set's admin user, with the keys that user could already log in with: a demo key pair the
-simulator makes (its private half readable only by this user, removed on stop), the unrestricted
-entries of ~/.ssh/authorized_keys, ~/.ssh/*.pub, and the keys of the ssh-agent at SSH_AUTH_SOCK.
-No password is accepted.
+An interactive session (a PTY) gets a login shell with a bash-like line editor (printable
+characters, backspace, Ctrl-C, Ctrl-D, Ctrl-U, Ctrl-W, Ctrl-K, Ctrl-A/E, Ctrl-L, left/right,
+Home/End, Delete, up/down history) and the prompt `user@computername:~$ `; while a command runs,
+what is typed goes through a terminal line discipline (echo, erase, Enter) to the command that
+reads it. An exec request runs one command line, with or without a PTY, and returns its exit
+status. Each instance has its own host key, replaced on reimage or OS upgrade. A listener
+closes (and drops its sessions) while the instance is not running, or when its guest did not
+boot (an fstab entry without nofail whose disk is gone: emergency mode, no sshd).
+
+Who may log in: loopback addresses are reachable by every local user, so only public-key
+authentication is offered, for the instance's admin user, with the keys the user running the
+simulator could already log in with: a demo key pair the simulator makes (its private half
+readable only by this user, removed on stop), the unrestricted entries of
+~/.ssh/authorized_keys, ~/.ssh/*.pub, and the keys of the ssh-agent at SSH_AUTH_SOCK. No
+password is accepted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
-import errno
-import fcntl
 import logging
 import os
 import shutil
-import signal
 import stat
-import struct
 import tempfile
-import termios
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
-from .state import Instance, LoadBalancer, World
+from .shell import (
+    CallbackOutput,
+    Input,
+    Io,
+    Shell,
+    StreamInput,
+    Terminal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,55 +56,13 @@ SSH_BACKEND_PORT = 22
 DEFAULT_MAX_SERVERS = 300  # a 1,000-instance benchmark fleet need not hold 1,000 sockets open
 DEMO_KEY_NAME = "id_ed25519"
 AGENT_TIMEOUT = 2.0  # seconds to wait for an ssh-agent that does not answer
+LONGEST_SLEEP = 0.5  # real seconds a guest `sleep` takes at most: the guest's time is simulated
+HISTORY_SIZE = 1000
 
 
-def ssh_targets(world: World) -> list[dict[str, Any]]:
+def ssh_targets(world: Any) -> list[dict[str, Any]]:
     """Every (instance, public frontend ip:port) that NATs to backend port 22."""
-    targets: list[dict[str, Any]] = []
-    for ss in world.scale_sets.values():
-        lb = ss.load_balancer
-        if lb is None:
-            continue
-        addresses = _frontend_addresses(world, lb)
-        for inst in ss.sorted_instances():
-            for pool in lb.spec.nat_pools:
-                port = inst.pool_ports.get((lb.name.lower(), pool.name.lower()))
-                host = addresses.get(pool.frontend.lower())
-                if port is not None and host and pool.backend_port == SSH_BACKEND_PORT:
-                    targets.append(_target(inst, host, port, f"{pool.name}.{inst.instance_id}"))
-            for rule in lb.spec.nat_rules_v2:
-                port = inst.rule_ports.get((lb.name.lower(), rule.name.lower()))
-                host = addresses.get(rule.frontend.lower())
-                if port is not None and host and rule.backend_port == SSH_BACKEND_PORT:
-                    targets.append(_target(inst, host, port, rule.name))
-    return targets
-
-
-def _frontend_addresses(world: World, lb: LoadBalancer) -> dict[str, str]:
-    """Frontend name (lowered) -> allocated public address."""
-    result = {}
-    for fe in lb.spec.frontends:
-        if not fe.public_ip:
-            continue
-        pip = world.public_ips.get(
-            world.resource_id(lb.resource_group, "Microsoft.Network", "publicIPAddresses", fe.public_ip).lower())
-        if pip is not None and pip.address:
-            result[fe.name.lower()] = pip.address
-    return result
-
-
-def _target(inst: Instance, host: str, port: int, rule: str) -> dict[str, Any]:
-    return {
-        "resource_group": inst.scale_set.resource_group,
-        "scale_set": inst.scale_set.name,
-        "instance_id": inst.instance_id,
-        "computer_name": inst.computer_name,
-        "user": inst.scale_set.spec.admin_user,
-        "host": host,
-        "port": port,
-        "rule": rule,
-        "instance": inst,
-    }
+    return list(world.ssh_endpoints(SSH_BACKEND_PORT))
 
 
 def _write_demo_client_key() -> tuple[str, Path, bytes]:
@@ -174,7 +146,7 @@ async def agent_public_keys() -> set[bytes]:
 
 
 class _Listener:
-    def __init__(self, acceptor: asyncssh.SSHAcceptor, inst: Instance, generation: int) -> None:
+    def __init__(self, acceptor: asyncssh.SSHAcceptor, inst: Any, generation: int) -> None:
         self.acceptor = acceptor
         self.instance = inst
         self.generation = generation
@@ -184,7 +156,7 @@ class _Listener:
 class SshFleet:
     """Keeps one SSH server per running instance's SSH NAT mapping."""
 
-    def __init__(self, world: World, max_servers: int = DEFAULT_MAX_SERVERS, *, user_home: Path | None = None,
+    def __init__(self, world: Any, max_servers: int = DEFAULT_MAX_SERVERS, *, user_home: Path | None = None,
                  use_agent: bool = True) -> None:
         self.world = world
         self.max_servers = max_servers
@@ -198,8 +170,7 @@ class SshFleet:
         self._failed: set[tuple[str, int, str]] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._home_root = tempfile.mkdtemp(prefix="vmss-tui-sim-")
-        self._sessions: set[ShellSession] = set()
+        self._sessions: set[GuestSession] = set()
         self._warned_cap = False
 
     async def start(self) -> None:
@@ -213,7 +184,7 @@ class SshFleet:
                      len(self.authorized_keys), self.client_key_path, len(own_keys), home, len(agent_keys))
             await self.reconcile()
         except BaseException:
-            await self.stop()  # no listener, private key or home directory left behind
+            await self.stop()  # no listener or private key left behind
             raise
         self._task = asyncio.create_task(self._run(), name="vmss-sim-ssh")
 
@@ -227,13 +198,12 @@ class SshFleet:
             await self._close(key)
         for session in list(self._sessions):
             session.terminate()
-        shutil.rmtree(self._home_root, ignore_errors=True)
         if self._key_dir is not None:
             shutil.rmtree(self._key_dir, ignore_errors=True)
             self._key_dir = None
 
-    def may_log_in(self, inst: Instance, username: str, key: asyncssh.SSHKey) -> bool:
-        return username == inst.scale_set.spec.admin_user and key.public_data in self.authorized_keys
+    def may_log_in(self, inst: Any, username: str, key: asyncssh.SSHKey) -> bool:
+        return username == inst.admin_user and key.public_data in self.authorized_keys
 
     def request_reconcile(self) -> None:
         self._wake.set()
@@ -241,13 +211,21 @@ class SshFleet:
     def listening_addresses(self) -> set[tuple[str, int]]:
         return set(self._listeners)
 
-    def host_key(self, inst: Instance) -> asyncssh.SSHKey:
+    def host_key(self, inst: Any) -> asyncssh.SSHKey:
         key_id = inst.id.lower()
         current = self._host_keys.get(key_id)
         if current is None or current[0] != inst.host_key_generation:
             current = (inst.host_key_generation, asyncssh.generate_private_key("ssh-ed25519"))
             self._host_keys[key_id] = current
         return current[1]
+
+    def guest_for(self, inst: Any) -> Any:
+        """The instance's simulated guest OS (the world makes it and keeps its disks in step)."""
+        return self.world.guest_for(inst)
+
+    def _guest_is_up(self, inst: Any) -> bool:
+        guest = inst.guest  # a guest not made yet boots fresh when first used
+        return guest is None or getattr(guest, "boot_error", None) is None
 
     async def _run(self) -> None:
         while True:
@@ -259,10 +237,10 @@ class SshFleet:
                 log.exception("ssh reconcile failed")
 
     async def reconcile(self) -> None:
-        desired: dict[tuple[str, int], Instance] = {}
+        desired: dict[tuple[str, int], Any] = {}
         for target in ssh_targets(self.world):
-            inst: Instance = target["instance"]
-            if inst.power == "running" and not inst.deleted:
+            inst = target["instance"]
+            if inst.power == "running" and not inst.deleted and self._guest_is_up(inst):
                 desired[(target["host"], target["port"])] = inst
         for key, listener in list(self._listeners.items()):
             inst = desired.get(key)
@@ -285,7 +263,7 @@ class SshFleet:
                 self._failed.add(marker)
                 log.warning("ssh: cannot listen on %s:%d for %s: %s", key[0], key[1], inst.name, exc)
 
-    async def _open(self, key: tuple[str, int], inst: Instance) -> None:
+    async def _open(self, key: tuple[str, int], inst: Any) -> None:
         holder: dict[str, _Listener] = {}
         fleet = self
 
@@ -318,18 +296,14 @@ class SshFleet:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(listener.acceptor.wait_closed(), 2)
 
-    def home_for(self, inst: Instance) -> str:
-        home = os.path.join(self._home_root, inst.computer_name)
-        os.makedirs(home, exist_ok=True)
-        return home
-
 
 class _InstanceServer(asyncssh.SSHServer):
-    def __init__(self, fleet: SshFleet, inst: Instance, holder: dict[str, _Listener]) -> None:
+    def __init__(self, fleet: SshFleet, inst: Any, holder: dict[str, _Listener]) -> None:
         self.fleet = fleet
         self.instance = inst
         self.holder = holder
         self.conn: asyncssh.SSHServerConnection | None = None
+        self.username = ""
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -343,6 +317,7 @@ class _InstanceServer(asyncssh.SSHServer):
             listener.connections.discard(self.conn)
 
     def begin_auth(self, username: str) -> bool:
+        self.username = username
         return True  # authentication is always required
 
     def password_auth_supported(self) -> bool:
@@ -355,25 +330,83 @@ class _InstanceServer(asyncssh.SSHServer):
         return self.fleet.may_log_in(self.instance, username, key)
 
     def session_requested(self) -> asyncssh.SSHServerSession:
-        return ShellSession(self.fleet, self.instance)
+        peer = self.conn.get_extra_info("peername") if self.conn is not None else None
+        return GuestSession(self.fleet, self.instance, self.instance.admin_user, peer)
 
 
-class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
-    """One SSH channel: a shell or a command, in a PTY when the client asked for one."""
+class TerminalInput(Input):
+    """What a command reads from the terminal: lines typed, echoed and edited by the line
+    discipline (ICANON, ECHO) as the keys arrive; Ctrl-D on an empty line is end of input."""
 
-    def __init__(self, fleet: SshFleet, inst: Instance) -> None:
+    is_terminal = True
+
+    def __init__(self, keys: asyncio.Queue[str], write: Callable[[str], None]) -> None:
+        self.keys = keys
+        self.write = write
+
+    async def readline(self) -> str:
+        line: list[str] = []
+        while True:
+            key = await self.keys.get()
+            if key in ("\r", "\n"):
+                if key == "\r" and not self.keys.empty() and _peek(self.keys) == "\n":
+                    self.keys.get_nowait()
+                self.write("\r\n")
+                return "".join(line) + "\n"
+            if key == "\x04":
+                if not line:
+                    return ""
+                return "".join(line)
+            if key in ("\x7f", "\x08"):
+                if line:
+                    line.pop()
+                    self.write("\b \b")
+                continue
+            if key == "\x15":
+                self.write("\b \b" * len(line))
+                line.clear()
+                continue
+            if key.startswith("\x1b") or (len(key) == 1 and ord(key) < 32 and key != "\t"):
+                continue
+            line.append(key)
+            self.write(key)
+
+    async def read(self) -> str:
+        parts = []
+        while line := await self.readline():
+            parts.append(line)
+        return "".join(parts)
+
+
+def _peek(queue: asyncio.Queue[str]) -> str | None:
+    items = getattr(queue, "_queue", None)
+    return items[0] if items else None
+
+
+class GuestSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
+    """One SSH channel: a login shell or a command, in a PTY when the client asked for one,
+    answered by the instance's guest."""
+
+    def __init__(self, fleet: SshFleet, inst: Any, user: str, peer: Any) -> None:
         self.fleet = fleet
         self.instance = inst
+        self.user = user
+        self.peer = peer
         self.chan: asyncssh.SSHServerChannel[bytes] | None = None
         self.command: str | None = None
-        self.term_type = "xterm-256color"
-        self.term_size: tuple[int, int] = (80, 24)
-        self.use_pty = False
-        self.master_fd: int | None = None
-        self.process: asyncio.subprocess.Process | None = None
-        self._pending_input = bytearray()
-        self._reading = False
-        self._loop = asyncio.get_event_loop()
+        self.terminal: Terminal | None = None
+        self.keys: asyncio.Queue[str] = asyncio.Queue()
+        self.stdin: StreamInput | None = None
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.shells: list[Shell] = []  # the login shell, then those of sudo -i / su on top
+        self.history: list[str] = []
+        self.task: asyncio.Task[None] | None = None
+        self.running: asyncio.Task[int] | None = None  # the command line being run
+        self.disconnect_after_command = False  # `reboot` in the guest: sshd goes away
+        self._output: list[tuple[bool, list[str]]] = []  # (to stderr, pieces) not written to the channel yet
+        self._flush_scheduled = False
+        self._writable = asyncio.Event()  # cleared while the channel asks us to stop writing
+        self._writable.set()
         self._done = False
 
     # ---- channel callbacks
@@ -382,11 +415,8 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         self.chan = chan
 
     def pty_requested(self, term_type: str, term_size: tuple[int, int, int, int], term_modes: Any) -> bool:
-        self.use_pty = True
-        self.term_type = term_type or self.term_type
         width, height = term_size[0], term_size[1]
-        if width and height:
-            self.term_size = (width, height)
+        self.terminal = Terminal(columns=width or 80, rows=height or 24, term=term_type or "xterm-256color")
         return True
 
     def shell_requested(self) -> bool:
@@ -397,243 +427,398 @@ class ShellSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         return True
 
     def subsystem_requested(self, subsystem: str) -> bool:
-        return False
+        return False  # no sftp: the guest's files are not served
 
     def session_started(self) -> None:
         self.fleet._sessions.add(self)
-        asyncio.ensure_future(self._start())
+        self.task = asyncio.ensure_future(self._main())
 
     def data_received(self, data: bytes, datatype: Any) -> None:  # type: ignore[override]
-        if self.master_fd is not None:
-            self._pending_input += data
-            self._flush_input()
-        elif self.process is not None and self.process.stdin is not None:
-            self.process.stdin.write(data)
+        text = self.decoder.decode(data)
+        if self.terminal is None:
+            if self.stdin is not None and text:
+                self.stdin.feed(text)
+            return
+        for key in _keys(text):
+            if key == "\x03" and self.running is not None and not self.running.done():
+                self.write("^C")
+                self.running.cancel()
+                continue
+            self.keys.put_nowait(key)
 
     def eof_received(self) -> bool:
-        if self.master_fd is not None:
-            self._pending_input += b"\x04"  # Ctrl-D: end of input for the shell on the terminal
-            self._flush_input()
-        elif self.process is not None and self.process.stdin is not None:
-            self.process.stdin.close()
+        if self.terminal is None:
+            if self.stdin is not None:
+                self.stdin.end()
+        else:
+            self.keys.put_nowait("\x04")
         return True
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
-        self.term_size = (width, height)
-        if self.master_fd is not None:
-            _set_winsize(self.master_fd, width, height)
+        if self.terminal is not None:
+            self.terminal.columns = width or self.terminal.columns
+            self.terminal.rows = height or self.terminal.rows
 
     def signal_received(self, signal_name: str) -> None:
-        signum = getattr(signal, f"SIG{signal_name.upper()}", None)
-        if signum is not None:
-            self._signal_group(signum)
+        if signal_name.upper() in ("INT", "TERM", "HUP", "KILL") and self.running is not None:
+            self.running.cancel()
 
     def break_received(self, msec: int) -> bool:
-        self._signal_group(signal.SIGINT)
+        if self.running is not None:
+            self.running.cancel()
         return True
 
     def pause_writing(self) -> None:
-        if self.master_fd is not None and self._reading:
-            self._loop.remove_reader(self.master_fd)
-            self._reading = False
+        self._writable.clear()
 
     def resume_writing(self) -> None:
-        if self.master_fd is not None and not self._reading and not self._done:
-            self._loop.add_reader(self.master_fd, self._on_pty_readable)
-            self._reading = True
+        self._writable.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.terminate()
 
-    # ---- the process
+    # ---- output
 
-    def _environment(self) -> dict[str, str]:
-        inst = self.instance
-        user = inst.scale_set.spec.admin_user
-        home = self.fleet.home_for(inst)
-        rcfile = os.path.join(home, ".simrc")
-        name = inst.computer_name
-        with open(rcfile, "w", encoding="utf-8") as handle:
-            # The machine's hostname stays as it is; inside the session the instance's name shows.
-            handle.write(f"hostname() {{ echo {name}; }}\nexport PS1='{user}@{name}:\\w$ '\n")
-        env = {
-            "HOME": home,
-            "USER": user,
-            "LOGNAME": user,
-            "HOSTNAME": name,
-            "PS1": f"{user}@{name}:\\w$ ",
-            "TERM": self.term_type,
-            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-            "LANG": os.environ.get("LANG", "C.UTF-8"),
-            "SHELL": "/bin/bash" if shutil.which("bash") else "/bin/sh",
-            "BASH_ENV": rcfile,
-            "VMSS_SIM_INSTANCE": f"{inst.scale_set.name}/{inst.instance_id}",
-        }
-        return env
+    def write(self, text: str) -> None:
+        if self.terminal is not None:
+            text = text.replace("\r\n", "\n").replace("\n", "\r\n")  # the PTY's ONLCR
+        self._queue_output(False, text)
 
-    def _argv(self, env: dict[str, str]) -> list[str]:
-        bash = shutil.which("bash")
-        if self.command is not None:
-            return [bash, "-c", self.command] if bash else ["/bin/sh", "-c", self.command]
-        if bash:
-            return [bash, "--noprofile", "--rcfile", env["BASH_ENV"], "-i"]
-        return ["/bin/sh", "-i"]
+    def write_stderr(self, text: str) -> None:
+        if self.terminal is not None:
+            self.write(text)  # a terminal has one output
+            return
+        self._queue_output(True, text)
 
-    async def _start(self) -> None:
-        assert self.chan is not None
-        try:
-            env = self._environment()
-            argv = self._argv(env)
-            if self.use_pty:
-                await self._start_pty(argv, env)
-            else:
-                await self._start_pipes(argv, env)
-        except Exception as exc:
-            log.warning("ssh: cannot start a shell for %s: %s", self.instance.name, exc)
+    def _queue_output(self, stderr: bool, text: str) -> None:
+        """Commands write in many small pieces: what one event-loop turn wrote goes out as one
+        channel write per stream (in order), not one SSH packet per piece."""
+        if self.chan is None or self._done or not text:
+            return
+        if self._output and self._output[-1][0] == stderr:
+            self._output[-1][1].append(text)
+        else:
+            self._output.append((stderr, [text]))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_output)
+
+    async def _yield_point(self) -> None:
+        """A long loop in the guest pauses here: other sessions and the ARM API run, and output
+        waits while the client reads slower than the loop writes."""
+        await asyncio.sleep(0)
+        await self._writable.wait()
+
+    def _flush_output(self) -> None:
+        self._flush_scheduled = False
+        pending, self._output = self._output, []
+        if self.chan is None:
+            return
+        for stderr, parts in pending:
+            data = "".join(parts).encode()
             with contextlib.suppress(Exception):
-                self.chan.write_stderr(f"cannot start a shell: {exc}\r\n".encode())
-                self.chan.exit(127)
-
-    async def _start_pty(self, argv: list[str], env: dict[str, str]) -> None:
-        assert self.chan is not None
-        master, slave = os.openpty()
-        _set_winsize(master, *self.term_size)
-        os.set_blocking(master, False)
-        self.master_fd = master
-        try:
-            self.process = await asyncio.create_subprocess_exec(
-                *argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=env["HOME"],
-                start_new_session=True, preexec_fn=_take_controlling_terminal)
-        finally:
-            os.close(slave)
-        if self.command is None:
-            name = self.instance.computer_name
-            self.chan.write(f"Welcome to {name} ({self.instance.scale_set.name} instance {self.instance.instance_id}), "
-                            f"a vmss-tui simulated instance.\r\n".encode())
-        self._loop.add_reader(master, self._on_pty_readable)
-        self._reading = True
-        self._flush_input()
-
-    async def _start_pipes(self, argv: list[str], env: dict[str, str]) -> None:
-        assert self.chan is not None
-        self.process = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env=env, cwd=env["HOME"], start_new_session=True)
-        chan = self.chan
-
-        async def pump(stream: asyncio.StreamReader | None, stderr: bool) -> None:
-            if stream is None:
-                return
-            while chunk := await stream.read(65536):
                 if stderr:
-                    chan.write_stderr(chunk)
+                    self.chan.write_stderr(data)
                 else:
-                    chan.write(chunk)
+                    self.chan.write(data)
 
-        await asyncio.gather(pump(self.process.stdout, False), pump(self.process.stderr, True))
-        code = await self.process.wait()
-        self._finish(code)
+    # ---- the shell
 
-    def _on_pty_readable(self) -> None:
-        assert self.master_fd is not None and self.chan is not None
-        # A PTY hands out ~4 KB per read; drain what is there (up to 256 KB) into one channel write.
-        batch = bytearray()
-        ended = False
-        while len(batch) < 262144:
-            try:
-                data = os.read(self.master_fd, 65536)
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                if exc.errno != errno.EIO:
-                    log.debug("pty read failed: %s", exc)
-                ended = True
-                break
-            if not data:
-                ended = True
-                break
-            batch += data
-        if batch:
-            self.chan.write(bytes(batch))
-        if not ended:
-            return
-        # EOF / EIO: the shell and everything on the terminal has gone.
-        self._loop.remove_reader(self.master_fd)
-        self._reading = False
-        asyncio.ensure_future(self._reap())
+    def new_shell(self, user: str, *, login: bool) -> Shell:
+        guest = self.fleet.guest_for(self.instance)
+        host, port = (self.peer[0], self.peer[1]) if isinstance(self.peer, tuple) and len(self.peer) >= 2 \
+            else ("127.0.0.1", 0)
+        environment = {"SSH_CLIENT": f"{host} {port} 22", "SSH_CONNECTION": f"{host} {port} 10.0.0.4 22"}
+        shell = Shell(guest, user=user, login=login, terminal=self.terminal,
+                      environment=environment if user == self.user else {})
+        shell.sleeper = _short_sleep
+        shell.yield_point = self._yield_point
+        shell.session = self
+        shell.history = self.history
+        return shell
 
-    async def _reap(self) -> None:
-        code = 0
-        if self.process is not None:
-            try:
-                code = await asyncio.wait_for(self.process.wait(), 5)
-            except TimeoutError:
-                self._signal_group(signal.SIGKILL)
-                code = await self.process.wait()
-        self._finish(code)
+    @property
+    def interactive(self) -> bool:
+        """A login shell in a terminal: sudo -i and su can put a shell of another user on top."""
+        return self.terminal is not None and self.command is None
 
-    def _flush_input(self) -> None:
-        if self.master_fd is None or not self._pending_input:
-            return
+    def drop_connection(self) -> None:
+        """The guest went down under the session (`reboot`): the client sees the connection close."""
+        if self.chan is not None:
+            with contextlib.suppress(Exception):
+                self.chan.get_connection().close()
+
+    def push_user(self, user: str, *, login: bool) -> None:
+        """sudo -i / sudo -s / su: a shell of `user` on top of this one, until it exits."""
+        shell = self.new_shell(user, login=login)
+        if not login and self.shells:
+            shell.frame.cwd = self.shells[-1].cwd
+            shell.frame.variables["PWD"] = shell.cwd
+        self.shells.append(shell)
+
+    def io(self, stdin: Input) -> Io:
+        return Io(stdin, CallbackOutput(self.write), CallbackOutput(self.write_stderr))
+
+    async def _main(self) -> None:
+        status = 0
         try:
-            written = os.write(self.master_fd, bytes(self._pending_input))
-        except BlockingIOError:
-            written = 0
-        except OSError:
-            self._pending_input.clear()
+            guest = self.fleet.guest_for(self.instance)
+            if guest is None:
+                self.write_stderr("This instance has no simulated guest operating system.\n")
+                status = 1
+            elif self.command is not None:
+                status = await self._run_command(self.command)
+            else:
+                status = await self._interactive()
+        except asyncio.CancelledError:
             return
-        del self._pending_input[:written]
-        if self._pending_input:
-            self._loop.call_later(0.01, self._flush_input)
+        except Exception:
+            log.exception("ssh session on %s failed", self.instance.name)
+            self.write_stderr("the simulated guest failed to run this (see the simulator's log)\n")
+            status = 1
+        self._finish(status)
+
+    async def _run_command(self, command: str) -> int:
+        shell = self.new_shell(self.user, login=False)
+        if self.terminal is not None:
+            stdin: Input = TerminalInput(self.keys, self.write)
+        else:
+            self.stdin = StreamInput()
+            stdin = self.stdin
+        self.running = asyncio.ensure_future(shell.run_text(command, self.io(stdin), source="-c"))
+        try:
+            status = await self.running
+        except asyncio.CancelledError:
+            if self._done:
+                raise
+            return 130
+        finally:
+            self.running = None
+        if self.disconnect_after_command:
+            self.drop_connection()
+        return status
+
+    async def _interactive(self) -> int:
+        self.shells = [self.new_shell(self.user, login=True)]
+        self.write(self._motd())
+        pending = ""
+        while True:
+            shell = self.shells[-1]
+            line = await self._read_line(shell.prompt() if not pending else (shell.get("PS2") or "> "))
+            if line is None:  # Ctrl-D on an empty line
+                if pending:
+                    self.write(f"{shell.name}: syntax error: unexpected end of file\r\n")
+                    pending = ""
+                    continue
+                self.write("logout\r\n" if shell.login else "exit\r\n")
+                if len(self.shells) > 1:
+                    self.shells.pop()
+                    continue
+                return shell.last_status
+            if line == "\x03":
+                pending = ""
+                shell.last_status = 130
+                continue
+            text = pending + line
+            if not Shell.complete(text):
+                pending = text + "\n"
+                continue
+            pending = ""
+            if text.strip():
+                self.history.append(text)
+                del self.history[:-HISTORY_SIZE]
+            self.running = asyncio.ensure_future(shell.run_text(text, self.io(TerminalInput(self.keys, self.write)),
+                                                                source="interactive"))
+            try:
+                await self.running
+            except asyncio.CancelledError:
+                if self._done:
+                    raise
+                self.write("\r\n")
+                shell.last_status = 130
+            finally:
+                self.running = None
+            if self.disconnect_after_command:
+                self.drop_connection()
+                return 0
+            if shell.exited:
+                if shell is self.shells[0] or len(self.shells) == 1:
+                    self.write("logout\r\n")
+                    return shell.last_status
+                self.shells.remove(shell)
+                self.write("logout\r\n" if shell.login else "exit\r\n")
+
+    async def _read_line(self, prompt: str) -> str | None:
+        """bash's readline, enough for typing commands: returns the line, None at Ctrl-D on an
+        empty line, or "\x03" after Ctrl-C."""
+        self.write(prompt)
+        buffer: list[str] = []
+        cursor = 0
+        position = len(self.history)
+        draft = ""
+
+        def redraw() -> None:
+            back = len(buffer) - cursor
+            self.write("\r" + prompt + "".join(buffer) + "\x1b[K" + (f"\x1b[{back}D" if back else ""))
+
+        while True:
+            key = await self.keys.get()
+            if key in ("\r", "\n"):
+                if key == "\r" and _peek(self.keys) == "\n":
+                    self.keys.get_nowait()
+                self.write("\r\n")
+                return "".join(buffer)
+            if key == "\x03":
+                self.write("^C\r\n")
+                return "\x03"
+            if key == "\x04":
+                if not buffer:
+                    return None
+                if cursor < len(buffer):
+                    del buffer[cursor]
+                    redraw()
+                continue
+            if key in ("\x7f", "\x08"):
+                if cursor:
+                    del buffer[cursor - 1]
+                    cursor -= 1
+                    if cursor == len(buffer):
+                        self.write("\b \b")
+                    else:
+                        redraw()
+                continue
+            if key in ("\x15",):  # Ctrl-U: kill to the start
+                del buffer[:cursor]
+                cursor = 0
+                redraw()
+                continue
+            if key == "\x0b":  # Ctrl-K: kill to the end
+                del buffer[cursor:]
+                redraw()
+                continue
+            if key == "\x17":  # Ctrl-W: the word before the cursor
+                start = cursor
+                while start and buffer[start - 1] == " ":
+                    start -= 1
+                while start and buffer[start - 1] != " ":
+                    start -= 1
+                del buffer[start:cursor]
+                cursor = start
+                redraw()
+                continue
+            if key in ("\x01", "\x1b[H", "\x1bOH", "\x1b[1~", "\x1b[7~"):
+                cursor = 0
+                redraw()
+                continue
+            if key in ("\x05", "\x1b[F", "\x1bOF", "\x1b[4~", "\x1b[8~"):
+                cursor = len(buffer)
+                redraw()
+                continue
+            if key in ("\x02", "\x1b[D", "\x1bOD"):
+                if cursor:
+                    cursor -= 1
+                    self.write("\b")
+                continue
+            if key in ("\x06", "\x1b[C", "\x1bOC"):
+                if cursor < len(buffer):
+                    self.write(buffer[cursor])
+                    cursor += 1
+                continue
+            if key == "\x1b[3~":
+                if cursor < len(buffer):
+                    del buffer[cursor]
+                    redraw()
+                continue
+            if key in ("\x1b[A", "\x1bOA", "\x10", "\x1b[B", "\x1bOB", "\x0e"):
+                up = key in ("\x1b[A", "\x1bOA", "\x10")
+                if up and position > 0:
+                    if position == len(self.history):
+                        draft = "".join(buffer)
+                    position -= 1
+                elif not up and position < len(self.history):
+                    position += 1
+                else:
+                    self.write("\x07")
+                    continue
+                shown = draft if position == len(self.history) else self.history[position]
+                buffer = list(shown)
+                cursor = len(buffer)
+                redraw()
+                continue
+            if key == "\x0c":  # Ctrl-L
+                self.write("\x1b[H\x1b[2J")
+                redraw()
+                continue
+            if key == "\t":
+                self.write("\x07")
+                continue
+            if key.startswith("\x1b") or (len(key) == 1 and ord(key) < 32):
+                continue
+            buffer.insert(cursor, key)
+            cursor += 1
+            if cursor == len(buffer):
+                self.write(key)
+            else:
+                redraw()
+
+    def _motd(self) -> str:
+        from .guest import KERNEL_RELEASE
+
+        guest = self.fleet.guest_for(self.instance)
+        now = time.strftime("%a %b %e %H:%M:%S UTC %Y", time.gmtime(guest.clock()))
+        inst = self.instance
+        where = f"{inst.scale_set.name} instance {inst.instance_id}" if inst.scale_set is not None else inst.name
+        return (f"Welcome to Ubuntu 22.04.5 LTS (GNU/Linux {KERNEL_RELEASE} x86_64)\n\n"
+                " * Documentation:  https://help.ubuntu.com\n"
+                " * Management:     https://landscape.canonical.com\n"
+                " * Support:        https://ubuntu.com/pro\n\n"
+                f" System information as of {now}\n\n"
+                f" This is {guest.hostname} ({where}), a vmss-tui simulated guest: its disks,\n"
+                " files and commands are simulated; nothing here touches the machine running it.\n\n")
+
+    # ---- the end
 
     def _finish(self, code: int) -> None:
         if self._done:
             return
+        self._flush_output()  # what the command wrote goes out before its exit status
         self._done = True
-        self._close_pty()
         self.fleet._sessions.discard(self)
         if self.chan is not None:
             with contextlib.suppress(Exception):
-                self.chan.exit(code if code >= 0 else 128 - code)
-
-    def _close_pty(self) -> None:
-        if self.master_fd is not None:
-            if self._reading:
-                self._loop.remove_reader(self.master_fd)
-                self._reading = False
-            with contextlib.suppress(OSError):
-                os.close(self.master_fd)
-            self.master_fd = None
-
-    def _signal_group(self, signum: int) -> None:
-        if self.process is not None and self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signum)
+                self.chan.exit(code)
 
     def terminate(self) -> None:
-        """The connection went away (or the instance stopped): hang up on the shell."""
+        """The connection went away (or the instance stopped): end the session."""
         if self._done:
             return
         self._done = True
-        self._signal_group(signal.SIGHUP)
-        self._close_pty()
         self.fleet._sessions.discard(self)
-        process = self.process
-        if process is not None and process.returncode is None:
-            self._loop.call_later(2.0, lambda: self._kill_if_alive(process))
-
-    def _kill_if_alive(self, process: asyncio.subprocess.Process) -> None:
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
+        if self.stdin is not None:
+            self.stdin.end()
+        for task in (self.running, self.task):
+            if task is not None and not task.done():
+                task.cancel()
 
 
-def _set_winsize(fd: int, width: int, height: int) -> None:
-    with contextlib.suppress(OSError):
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+def _keys(text: str) -> list[str]:
+    """Split typed text into keys: characters and escape sequences (ESC [ ... final, ESC O x)."""
+    keys = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\x1b" and i + 1 < len(text) and text[i + 1] in "[O":
+            j = i + 2
+            if text[i + 1] == "[":
+                while j < len(text) and not ("@" <= text[j] <= "~"):
+                    j += 1
+            keys.append(text[i:j + 1])
+            i = j + 1
+            continue
+        keys.append(c)
+        i += 1
+    return keys
 
 
-def _take_controlling_terminal() -> None:
-    # Runs in the child after setsid(): make the PTY (our stdin) its controlling terminal, so
-    # job control, Ctrl-C and SIGWINCH reach the shell's foreground job.
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+async def _short_sleep(seconds: float) -> None:
+    await asyncio.sleep(min(seconds, LONGEST_SLEEP))

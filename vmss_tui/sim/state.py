@@ -1,398 +1,173 @@
-"""Live state of the simulated subscription and the engine that changes it over simulated time.
+"""Live state of one simulated subscription and the engine that changes it over simulated time.
 
-Everything here runs on the simulator's event loop thread; nothing blocks. State changes
-are events in a heap keyed by simulated time; `World.advance()` runs the ones that are
-due, and is called before every request and by a periodic ticker, so what a client reads
-is always consistent with the clock.
+Resources live in one `Store` keyed by lower-cased id (see store.py); the per-type mappings
+(`scale_sets`, `load_balancers` ...) are views of it. Instance state changes follow the table in
+transitions.py, model changes and upgrades upgrades.py. Everything here runs on the
+simulator's event loop thread; nothing blocks. State changes are events in a heap keyed by
+simulated time; `World.advance()` runs the ones that are due, and is called before every
+request and by a periodic ticker, so what a client reads is always consistent with the clock.
 """
 
 from __future__ import annotations
 
-import copy
-import heapq
+import base64
+import gzip
 import ipaddress
-import itertools
 import logging
-import math
-import random
-import re
-import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .clock import SimClock
+from .resources import (
+    COMPUTE_PROVIDER,
+    NETWORK_PROVIDER,
+    ActionFault,
+    ArmError,
+    Environment,
+    ExtensionRun,
+    Instance,
+    LoadBalancer,
+    ManagedDisk,
+    NetworkInterface,
+    Nsg,
+    Operation,
+    PublicIp,
+    RollingUpgrade,
+    RolloutRecord,
+    ScaleSet,
+    Scheduler,
+    Subnet,
+    Vnet,
+    compute_not_found,
+)
+from .store import Store
 from .topology import (
     InstanceStateSpec,
-    LoadBalancerSpec,
-    NsgSpec,
+    ManagedDiskSpec,
     PublicIpSpec,
-    RollingPolicySpec,
     ScaleSetSpec,
     Topology,
-    VnetSpec,
+    VirtualMachineSpec,
 )
+from .transitions import DURATIONS, GUEST_BOOT_AFTER_RESTART, ActionEngine, fault_for
+from .upgrades import UpgradeEngine, deep_merge, parse_duration, rolling_policy_dict
 
 log = logging.getLogger(__name__)
 
-# Base durations in simulated seconds (recorded real durations where we have them:
-# restart ~1.4 s, start ~6 s, power off ~19 s, a two-instance rolling upgrade ~41 s).
-DURATIONS: dict[str, float] = {
-    "start": 6.0,
-    "powerOff": 19.0,
-    "deallocate": 30.0,
-    "restart": 1.4,
-    "reimage": 30.0,
-    "upgrade": 20.0,
-    "create": 40.0,
-    "delete": 15.0,
-    "runCommand": 3.0,
-    "cancel": 1.0,
-}
-# A restart's LRO ends Succeeded after its API part (DURATIONS["restart"]) while the guest is still
-# booting: the instance then reports PowerState/starting for this long before it is running.
-GUEST_BOOT_AFTER_RESTART = 8.0
+__all__ = [
+    "COMPUTE_PROVIDER",
+    "DURATIONS",
+    "GUEST_BOOT_AFTER_RESTART",
+    "NETWORK_PROVIDER",
+    "ActionFault",
+    "ArmError",
+    "Environment",
+    "ExtensionRun",
+    "Instance",
+    "LoadBalancer",
+    "ManagedDisk",
+    "NetworkInterface",
+    "Nsg",
+    "Operation",
+    "PublicIp",
+    "RollingUpgrade",
+    "RolloutRecord",
+    "ScaleSet",
+    "Scheduler",
+    "Subnet",
+    "Vnet",
+    "World",
+    "compute_not_found",
+    "deep_merge",
+    "fault_for",
+    "parse_duration",
+    "rolling_policy_dict",
+]
 
-COMPUTE_PROVIDER = "Microsoft.Compute"
-NETWORK_PROVIDER = "Microsoft.Network"
+# Lower-cased resource types of the store.
+SCALE_SET = "microsoft.compute/virtualmachinescalesets"
+SCALE_SET_VM = "microsoft.compute/virtualmachinescalesets/virtualmachines"
+VIRTUAL_MACHINE = "microsoft.compute/virtualmachines"
+DISK = "microsoft.compute/disks"
+LOAD_BALANCER = "microsoft.network/loadbalancers"
+PUBLIC_IP = "microsoft.network/publicipaddresses"
+NSG = "microsoft.network/networksecuritygroups"
+VNET = "microsoft.network/virtualnetworks"
+NIC = "microsoft.network/networkinterfaces"
 
-
-class ArmError(Exception):
-    """An ARM error response: status + {"error": {"code", "message"}}."""
-
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-        self.headers = headers or {}
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            error["details"] = self.details
-        return {"error": error}
-
-
-def compute_not_found() -> ArmError:
-    return ArmError(404, "NotFound", "The entity was not found in this Azure location.")
-
-
-class Scheduler:
-    """Events at simulated times. Callbacks scheduled from inside an event are relative to
-    that event's time, so lazily processing a backlog gives the same result as real time."""
-
-    def __init__(self, clock: SimClock) -> None:
-        self.clock = clock
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
-        self._current: float | None = None
-
-    def now(self) -> float:
-        return self._current if self._current is not None else self.clock.now()
-
-    def after(self, delay: float, callback: Callable[[], None]) -> float:
-        due = self.now() + max(0.0, delay)
-        heapq.heappush(self._heap, (due, next(self._seq), callback))
-        return due
-
-    def run_due(self) -> int:
-        ran = 0
-        limit = self.clock.now()
-        while self._heap and self._heap[0][0] <= limit:
-            due, _, callback = heapq.heappop(self._heap)
-            self._current = due
-            try:
-                callback()
-            except Exception:  # one broken event must not stop the simulated world
-                log.exception("simulator event failed")
-            finally:
-                self._current = None
-            ran += 1
-        return ran
-
-    def next_due(self) -> float | None:
-        return self._heap[0][0] if self._heap else None
+RUN_COMMAND_STREAM_LIMIT = 4096  # Azure keeps the last 4,096 bytes of each stream
+DISK_SKUS = ("Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "PremiumV2_LRS", "UltraSSD_LRS", "StandardSSD_ZRS",
+             "Premium_ZRS")
 
 
-# ---------------------------------------------------------------------------------------------
-# Resources
-
-
-@dataclass
-class Subnet:
-    id: str
-    name: str
-    vnet: Vnet
-    network: ipaddress.IPv4Network
-    nsg_id: str | None
-    used: set[int] = field(default_factory=set)
-
-    def allocate(self) -> str:
-        # Azure reserves the first four addresses of a subnet (and the last one).
-        for host in range(4, self.network.num_addresses - 1):
-            if host not in self.used:
-                self.used.add(host)
-                return str(self.network.network_address + host)
-        raise ArmError(409, "SubnetIsFull", f"Subnet {self.name} has no free address.")
-
-    def release(self, address: str | None) -> None:
-        if address:
-            self.used.discard(int(ipaddress.IPv4Address(address)) - int(self.network.network_address))
-
-
-@dataclass
-class Vnet:
-    id: str
-    name: str
-    resource_group: str
-    spec: VnetSpec
-    subnets: dict[str, Subnet] = field(default_factory=dict)
-
-
-@dataclass
-class Nsg:
-    id: str
-    name: str
-    resource_group: str
-    spec: NsgSpec
-
-
-@dataclass
-class PublicIp:
-    id: str
-    name: str
-    resource_group: str
-    spec: PublicIpSpec
-    address: str | None
-    attached_to: str | None = None  # the frontend ip configuration id
-
-
-@dataclass
-class LoadBalancer:
-    id: str
-    name: str
-    resource_group: str
-    spec: LoadBalancerSpec
-    # (pool or rule name lowered) -> {frontend port: instance}
-    pool_ports: dict[str, dict[int, Instance]] = field(default_factory=dict)
-    rule_ports: dict[str, dict[int, Instance]] = field(default_factory=dict)
-    resource_guid: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def child_id(self, kind: str, name: str) -> str:
-        return f"{self.id}/{kind}/{name}"
-
-
-@dataclass
-class Instance:
-    scale_set: ScaleSet
-    instance_id: str
-    power: str
-    provisioning: str
-    model_version: int
-    private_ip: str | None
-    created_at: float
-    vm_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    disk_suffix: str = field(default_factory=lambda: uuid.uuid4().hex)
-    failure: tuple[str, str] | None = None  # (code, message) of a failed provisioning
-    health: str | None = None
-    # (lb name lowered, pool/rule name lowered) -> frontend port
-    pool_ports: dict[tuple[str, str], int] = field(default_factory=dict)
-    rule_ports: dict[tuple[str, str], int] = field(default_factory=dict)
-    sick: bool = False  # reports HealthState/unhealthy while running
-    host_key_generation: int = 0  # bumped on reimage / OS upgrade: the SSH host key changes
-    token: int = 0  # bumped when a new action takes over the instance
-    busy_with: str | None = None
-    busy_since: float = 0.0
-    deleted: bool = False
-
-    @property
-    def id(self) -> str:
-        return f"{self.scale_set.id}/virtualMachines/{self.instance_id}"
-
-    @property
-    def name(self) -> str:
-        return f"{self.scale_set.name}_{self.instance_id}"
-
-    @property
-    def computer_name(self) -> str:
-        # Uniform scale sets: prefix + 6 base-36 digits of the instance id.
-        n = int(self.instance_id)
-        digits = ""
-        for _ in range(6):
-            n, rem = divmod(n, 36)
-            digits = "0123456789abcdefghijklmnopqrstuvwxyz"[rem] + digits
-        return f"{self.scale_set.computer_name_prefix}{digits}"
-
-    @property
-    def latest_model(self) -> bool:
-        return self.model_version == self.scale_set.model_version
-
-    @property
-    def nic_name(self) -> str:
-        return self.scale_set.nic_config_name
-
-    @property
-    def nic_id(self) -> str:
-        return f"{self.id}/networkInterfaces/{self.nic_name}"
-
-    @property
-    def ip_config_id(self) -> str:
-        return f"{self.nic_id}/ipConfigurations/{self.scale_set.ip_config_name}"
-
-
-@dataclass
-class RollingUpgrade:
-    policy: dict[str, Any]
-    start_time: float
-    operation: Operation
-    pending: list[Instance]
-    code: str = "RollingForward"  # RollingForward | Cancelled | Completed | Faulted
-    last_action: str = "Start"
-    last_action_time: float = 0.0
-    successful: int = 0
-    failed: int = 0
-    in_progress: list[Instance] = field(default_factory=list)
-    cancel_requested: bool = False
-    cancel_ops: list[Operation] = field(default_factory=list)
-    error: dict[str, Any] | None = None
-    end_time: float | None = None
-
-
-@dataclass
-class ScaleSet:
-    id: str
-    name: str
-    resource_group: str
-    spec: ScaleSetSpec
-    location: str
-    sku_name: str
-    capacity: int
-    upgrade_mode: str
-    models: list[dict[str, Any]]  # virtualMachineProfile per model version
-    model_version: int
-    rolling_policy: dict[str, Any] | None
-    tags: dict[str, str]
-    created_at: float
-    subnet: Subnet | None
-    load_balancer: LoadBalancer | None
-    instances: dict[str, Instance] = field(default_factory=dict)
-    next_instance_id: int = 0
-    provisioning_state: str = "Succeeded"
-    unique_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    rolling: RollingUpgrade | None = None
-    updates_running: int = 0
-    extra_properties: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def computer_name_prefix(self) -> str:
-        return self.spec.computer_name_prefix or self.spec.name
-
-    @property
-    def nic_config_name(self) -> str:
-        return f"{self.spec.name}-nic"
-
-    @property
-    def ip_config_name(self) -> str:
-        return f"{self.spec.name}-ipconfig"
-
-    def sorted_instances(self) -> list[Instance]:
-        return sorted(self.instances.values(), key=lambda i: int(i.instance_id))
-
-
-@dataclass
-class Operation:
-    id: str
-    name: str  # action name, for logs and fault rules
-    location: str
-    start: float
-    status: str = "InProgress"  # InProgress | Succeeded | Failed | Canceled
-    end: float | None = None
-    error: dict[str, Any] | None = None
-    output: dict[str, Any] | None = None  # runCommand result
-    pending: int = 0
-    failed_parts: int = 0
-    pending_error: dict[str, Any] | None = None  # set by a failed part; reported when all parts end
-    on_done: list[Callable[[Operation], None]] = field(default_factory=list)
-
-    @property
-    def done(self) -> bool:
-        return self.status != "InProgress"
-
-
-@dataclass
-class ActionFault:
-    """Make the next `count` operations of `action` end Failed with `code`."""
-
-    action: str
-    code: str = "InternalExecutionError"
-    message: str = "An internal execution error occurred. Please retry later."
-    count: int | None = 1  # None: every time
-    instance_ids: set[str] | None = None  # only when the action touches one of these
-
-
-# ---------------------------------------------------------------------------------------------
-
-
-def _parse_duration(text: str) -> float:
-    """ISO 8601 durations as rolling upgrade policies use them (PT0S, PT2M, PT1H30M)."""
-    match = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?)?", text or "PT0S")
-    if not match:
-        return 0.0
-    days, hours, minutes, seconds = match.groups()
-    return int(days or 0) * 86400 + int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
-
-
-def rolling_policy_dict(spec: RollingPolicySpec | None) -> dict[str, Any]:
-    spec = spec or RollingPolicySpec()
-    return {
-        "maxBatchInstancePercent": spec.max_batch_instance_percent,
-        "maxUnhealthyInstancePercent": spec.max_unhealthy_instance_percent,
-        "maxUnhealthyUpgradedInstancePercent": spec.max_unhealthy_upgraded_instance_percent,
-        "pauseTimeBetweenBatches": spec.pause_time_between_batches,
-        "prioritizeUnhealthyInstances": spec.prioritize_unhealthy_instances,
-        "maxSurge": spec.max_surge,
-        "rollbackFailedInstancesOnPolicyBreach": False,
-    }
-
-
-class World:
+class World(ActionEngine, UpgradeEngine):
     """All simulated resources of one subscription, plus the engine that moves them."""
 
-    def __init__(self, topology: Topology, clock: SimClock, subscription_id: str, ip_prefix: tuple[int, int],
-                 seed: int | None = None) -> None:
+    def __init__(self, topology: Topology, clock: SimClock | None, subscription_id: str,
+                 ip_prefix: tuple[int, int] = (0, 0), seed: int | None = None, *,
+                 environment: Environment | None = None) -> None:
+        if environment is None:
+            if clock is None:
+                raise ValueError("a World needs a clock or an environment")
+            environment = Environment(clock, ip_prefix, seed)
+        self.env = environment
         self.topology = topology
-        # Every uuid the simulator makes (vmIds, disk names, operation and request ids ...) comes
-        # from here: seeded, two runs of the same topology give the same ids (snapshot tests).
-        self._id_random = random.Random(seed) if seed is not None else None
-        self.clock = clock
-        self.scheduler = Scheduler(clock)
+        self.clock = environment.clock
+        self.scheduler: Scheduler = environment.scheduler
         self.subscription_id = subscription_id
         self.location = topology.location
-        self.ip_prefix = ip_prefix
+        self.ip_prefix = environment.ip_prefix
+        self.store = Store()
         self.resource_groups: dict[str, str] = {rg.lower(): rg for rg in topology.all_resource_groups()}
-        self.vnets: dict[str, Vnet] = {}
         self.subnets: dict[str, Subnet] = {}
-        self.nsgs: dict[str, Nsg] = {}
-        self.public_ips: dict[str, PublicIp] = {}
-        self.load_balancers: dict[str, LoadBalancer] = {}
-        self.scale_sets: dict[str, ScaleSet] = {}
         self.operations: dict[str, Operation] = {}
         self.action_faults: list[ActionFault] = []
         self._op_instances: dict[str, list[Instance]] = {}
-        self.listeners: list[Callable[[], None]] = []  # called after state changes (SSH reconcile)
-        self._next_public_host = 4
         self._build()
+
+    # ---- views of the store (by lower-cased id, in creation order)
+
+    @property
+    def scale_sets(self) -> dict[str, ScaleSet]:
+        return self.store.of_type(SCALE_SET)
+
+    @property
+    def load_balancers(self) -> dict[str, LoadBalancer]:
+        return self.store.of_type(LOAD_BALANCER)
+
+    @property
+    def public_ips(self) -> dict[str, PublicIp]:
+        return self.store.of_type(PUBLIC_IP)
+
+    @property
+    def nsgs(self) -> dict[str, Nsg]:
+        return self.store.of_type(NSG)
+
+    @property
+    def vnets(self) -> dict[str, Vnet]:
+        return self.store.of_type(VNET)
+
+    @property
+    def disks(self) -> dict[str, ManagedDisk]:
+        return self.store.of_type(DISK)
+
+    @property
+    def virtual_machines(self) -> dict[str, Instance]:
+        """Flexible scale sets' VMs and VMs of no scale set."""
+        return self.store.of_type(VIRTUAL_MACHINE)
+
+    @property
+    def network_interfaces(self) -> dict[str, NetworkInterface]:
+        return self.store.of_type(NIC)
+
+    @property
+    def listeners(self) -> list[Callable[[], None]]:
+        return self.env.listeners
 
     # ---- ids
 
-    def new_uuid(self) -> uuid.UUID:
-        """A random (version 4) uuid; from the seeded generator when the simulator has a seed."""
-        if self._id_random is None:
-            return uuid.uuid4()
-        return uuid.UUID(int=self._id_random.getrandbits(128), version=4)
+    def new_uuid(self) -> Any:
+        return self.env.new_uuid()
 
     def rg_id(self, rg: str) -> str:
         return f"/subscriptions/{self.subscription_id}/resourceGroups/{rg}"
@@ -406,13 +181,16 @@ class World:
         except KeyError:
             raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.") from None
 
+    def allocate_public_address(self) -> str:
+        return self.env.allocate_public_address()
+
     # ---- building from the topology
 
     def _build(self) -> None:
         topo = self.topology
         for nsg_spec in topo.nsgs:
             nsg_id = self.resource_id(nsg_spec.resource_group, NETWORK_PROVIDER, "networkSecurityGroups", nsg_spec.name)
-            self.nsgs[nsg_id.lower()] = Nsg(nsg_id, nsg_spec.name, nsg_spec.resource_group, nsg_spec)
+            self.store.add(nsg_id, Nsg(nsg_id, nsg_spec.name, nsg_spec.resource_group, nsg_spec))
         for vnet_spec in topo.vnets:
             vnet_id = self.resource_id(vnet_spec.resource_group, NETWORK_PROVIDER, "virtualNetworks", vnet_spec.name)
             vnet = Vnet(vnet_id, vnet_spec.name, vnet_spec.resource_group, vnet_spec)
@@ -424,7 +202,7 @@ class World:
                                 ipaddress.IPv4Network(subnet_spec.prefix), nsg_id)
                 vnet.subnets[subnet_spec.name.lower()] = subnet
                 self.subnets[subnet.id.lower()] = subnet
-            self.vnets[vnet_id.lower()] = vnet
+            self.store.add(vnet_id, vnet)
         for pip_spec in topo.public_ips:
             self._add_public_ip(pip_spec)
         for lb_spec in topo.load_balancers:
@@ -440,43 +218,49 @@ class World:
                         self.resource_id(lb_spec.resource_group, NETWORK_PROVIDER, "publicIPAddresses", fe.public_ip).lower())
                     if pip:
                         pip.attached_to = lb.child_id("frontendIPConfigurations", fe.name)
-            self.load_balancers[lb_id.lower()] = lb
-        for ss_spec in topo.scale_sets:
-            self._add_scale_set(ss_spec)
+            self.store.add(lb_id, lb)
+        for order, ss_spec in enumerate(topo.scale_sets):
+            self._add_scale_set(ss_spec, order)
+        for vm_spec in topo.virtual_machines:
+            self._add_virtual_machine(vm_spec)
+        for disk_spec in topo.managed_disks:
+            self._add_unattached_disk(disk_spec)
 
     def _add_public_ip(self, spec: PublicIpSpec) -> PublicIp:
         pip_id = self.resource_id(spec.resource_group, NETWORK_PROVIDER, "publicIPAddresses", spec.name)
         address = self.allocate_public_address() if spec.allocated else None
         pip = PublicIp(pip_id, spec.name, spec.resource_group, spec, address)
-        self.public_ips[pip_id.lower()] = pip
+        self.store.add(pip_id, pip)
         return pip
 
-    def allocate_public_address(self) -> str:
-        host = self._next_public_host
-        self._next_public_host += 1
-        a, b = self.ip_prefix
-        if host > 254:
-            raise ArmError(409, "PublicIPCountLimitReached", "The simulator's /24 of public addresses is used up.")
-        return f"127.{a}.{b}.{host}"
+    def _subnet_for(self, owner: str, rg: str, vnet: str | None, subnet: str | None,
+                    vnet_rg: str | None) -> Subnet | None:
+        if not (vnet and subnet):
+            return None
+        vnet_id = self.resource_id(vnet_rg or rg, NETWORK_PROVIDER, "virtualNetworks", vnet)
+        found = self.subnets.get(f"{vnet_id}/subnets/{subnet}".lower())
+        if found is None:
+            raise ValueError(f"{owner}: subnet {vnet}/{subnet} is not in the topology")
+        return found
 
-    def _add_scale_set(self, spec: ScaleSetSpec) -> ScaleSet:
+    def _load_balancer_for(self, owner: str, rg: str, name: str | None) -> LoadBalancer | None:
+        if not name:
+            return None
+        lb = self.load_balancers.get(self.resource_id(rg, NETWORK_PROVIDER, "loadBalancers", name).lower())
+        if lb is None:
+            raise ValueError(f"{owner}: load balancer {name} is not in the topology")
+        return lb
+
+    def _add_scale_set(self, spec: ScaleSetSpec, order: int) -> ScaleSet:
+        if spec.orchestration_mode not in ("Uniform", "Flexible"):
+            raise ValueError(f"scale set {spec.name}: orchestration_mode must be Uniform or Flexible")
         ss_id = self.resource_id(spec.resource_group, COMPUTE_PROVIDER, "virtualMachineScaleSets", spec.name)
-        subnet = None
-        if spec.vnet and spec.subnet:
-            vnet_rg = spec.vnet_resource_group or spec.resource_group
-            vnet_id = self.resource_id(vnet_rg, NETWORK_PROVIDER, "virtualNetworks", spec.vnet)
-            subnet = self.subnets.get(f"{vnet_id}/subnets/{spec.subnet}".lower())
-            if subnet is None:
-                raise ValueError(f"scale set {spec.name}: subnet {spec.vnet}/{spec.subnet} is not in the topology")
-        lb = None
-        if spec.load_balancer:
-            lb = self.load_balancers.get(
-                self.resource_id(spec.resource_group, NETWORK_PROVIDER, "loadBalancers", spec.load_balancer).lower())
-            if lb is None:
-                raise ValueError(f"scale set {spec.name}: load balancer {spec.load_balancer} is not in the topology")
+        subnet = self._subnet_for(f"scale set {spec.name}", spec.resource_group, spec.vnet, spec.subnet,
+                                  spec.vnet_resource_group)
+        lb = self._load_balancer_for(f"scale set {spec.name}", spec.resource_group, spec.load_balancer)
         needs_previous = any(not s.latest_model for s in spec.instance_states.values())
-        latest = self._model_profile(spec, spec.image[3], subnet, lb)
-        models = [self._model_profile(spec, spec.previous_image_version, subnet, lb), latest] if needs_previous else [latest]
+        latest = self.model_profile(spec, spec.image[3], subnet, lb)
+        models = [self.model_profile(spec, spec.previous_image_version, subnet, lb), latest] if needs_previous else [latest]
         ss = ScaleSet(
             id=ss_id,
             name=spec.name,
@@ -494,23 +278,29 @@ class World:
             subnet=subnet,
             load_balancer=lb,
             unique_id=str(self.new_uuid()),
+            order=order,
         )
-        self.scale_sets[ss_id.lower()] = ss
+        self.store.add(ss_id, ss)
+        created: list[Instance] = []
         for verb, arg in spec.initial_history():
             if verb == "create":
                 assert isinstance(arg, int)
                 for _ in range(arg):
-                    self._create_instance(ss, ready=True)
+                    created.append(self.create_instance(ss, ready=True))
             elif verb == "delete":
                 assert isinstance(arg, list)
                 for iid in arg:
-                    inst = ss.instances.get(str(iid))
+                    inst = ss.instances.get(str(iid)) if ss.orchestration_mode == "Uniform" else (
+                        created[iid] if 0 <= iid < len(created) else None)
                     if inst:
-                        self._remove_instance(inst)
+                        self.remove_instance(inst)
             else:
                 raise ValueError(f"unknown history step {verb!r}")
         for iid, state in spec.instance_states.items():
-            inst = ss.instances.get(str(iid))
+            if ss.orchestration_mode == "Uniform":
+                inst = ss.instances.get(str(iid))
+            else:
+                inst = created[iid] if 0 <= iid < len(created) and not created[iid].deleted else None
             if inst is None:
                 raise ValueError(f"scale set {spec.name}: instance_states names instance {iid}, which does not exist")
             self._apply_instance_state(inst, state)
@@ -520,7 +310,7 @@ class World:
     def _apply_instance_state(self, inst: Instance, state: InstanceStateSpec) -> None:
         inst.power = state.power
         if not state.latest_model:
-            inst.model_version = inst.scale_set.model_version - 1
+            inst.model_version = inst.scale_set.model_version - 1 if inst.scale_set is not None else 0
         if state.health:
             inst.health = state.health
             inst.sick = state.health == "unhealthy"
@@ -529,12 +319,15 @@ class World:
         if state.provisioning_failed:
             inst.provisioning = "Failed"
             inst.failure = state.provisioning_failed
+        inst.prepared_luns = tuple(state.prepared_luns)
 
-    def _model_profile(self, spec: ScaleSetSpec, image_version: str, subnet: Subnet | None,
-                       lb: LoadBalancer | None) -> dict[str, Any]:
+    def model_profile(self, spec: ScaleSetSpec | VirtualMachineSpec, image_version: str, subnet: Subnet | None,
+                      lb: LoadBalancer | None) -> dict[str, Any]:
+        """The virtualMachineProfile of a scale set (or the profile of a standalone VM)."""
+        is_scale_set = isinstance(spec, ScaleSetSpec)
         publisher, offer, sku, _ = spec.image
         os_profile: dict[str, Any] = {
-            "computerNamePrefix": spec.computer_name_prefix or spec.name,
+            "computerNamePrefix": (spec.computer_name_prefix or spec.name) if is_scale_set else (spec.computer_name or spec.name),
             "adminUsername": spec.admin_user,
             "secrets": [],
             "allowExtensionOperations": True,
@@ -554,11 +347,11 @@ class World:
             ip_config["subnet"] = {"id": subnet.id}
         if lb and spec.backend_pool:
             ip_config["loadBalancerBackendAddressPools"] = [{"id": lb.child_id("backendAddressPools", spec.backend_pool)}]
-        if lb and spec.nat_pools:
+        if is_scale_set and lb and spec.nat_pools:
             ip_config["loadBalancerInboundNatPools"] = [
                 {"id": lb.child_id("inboundNatPools", pool)} for pool in spec.nat_pools
             ]
-        if spec.instance_public_ip:
+        if is_scale_set and spec.instance_public_ip:
             ip_config["publicIPAddressConfiguration"] = {
                 "name": f"{spec.name}-pip", "properties": {"idleTimeoutInMinutes": 15}}
         nic_config: dict[str, Any] = {
@@ -592,7 +385,9 @@ class World:
             "networkProfile": {"networkInterfaceConfigurations": [{"name": f"{spec.name}-nic", "properties": nic_config}]},
             "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
         }
-        if spec.health_probe:
+        if is_scale_set and spec.orchestration_mode == "Flexible":
+            profile["networkProfile"]["networkApiVersion"] = "2020-11-01"
+        if is_scale_set and spec.health_probe:
             profile["extensionProfile"] = {"extensions": [{
                 "name": "HealthExtension",
                 "properties": {
@@ -607,64 +402,265 @@ class World:
 
     # ---- instances
 
-    def _create_instance(self, ss: ScaleSet, ready: bool) -> Instance:
-        iid = str(ss.next_instance_id)
+    def create_instance(self, ss: ScaleSet, ready: bool) -> Instance:
+        """A new instance of `ss` (ready: as built by the topology; else Creating)."""
+        if ss.orchestration_mode == "Uniform":
+            iid = str(ss.next_instance_id)
+            ss.next_instance_id += 1
+            private_ip = ss.subnet.allocate() if ss.subnet else None
+            vm_id = str(self.new_uuid())
+            inst = Instance(
+                scale_set=ss,
+                vm_id=vm_id,
+                disk_suffix=self.new_uuid().hex,
+                instance_id=iid,
+                power="running" if ready else "starting",
+                provisioning="Succeeded" if ready else "Creating",
+                model_version=ss.model_version,
+                private_ip=private_ip,
+                created_at=self.scheduler.now() if not ready else ss.created_at + int(iid) * 60,
+                health=("healthy" if ready else "initializing") if ss.spec.health_probe else None,
+            )
+            if ss.spec.zones:
+                inst.zone = ss.spec.zones[int(iid) % len(ss.spec.zones)]
+            inst.fault_domain = int(iid) % 3
+            self.store.add(inst.id, inst)
+        else:
+            inst = self._new_flexible_vm(ss, ready)
+        ss.instances[inst.instance_id] = inst
+        self._allocate_nat_ports(inst, ss.load_balancer, ss.spec.backend_pool, ss.spec.nat_pools)
+        self._create_disks(inst)
+        return inst
+
+    def _new_flexible_vm(self, ss: ScaleSet, ready: bool) -> Instance:
+        ordinal = ss.next_instance_id
         ss.next_instance_id += 1
-        private_ip = ss.subnet.allocate() if ss.subnet else None
-        vm_id = str(self.new_uuid())
+        while True:
+            name = f"{ss.name}_{self.env.new_hex(8)}"
+            if name not in ss.instances:
+                break
+        # The computer name is the prefix plus 6 characters; the NIC is named from the NIC
+        # configuration and a suffix of its own, not after the VM.
+        computer_name = f"{ss.computer_name_prefix}{self.env.new_hex(6)}"
+        nic_name = f"{ss.nic_config_name}-{self.env.new_hex(8)}"
         inst = Instance(
             scale_set=ss,
-            vm_id=vm_id,
+            vm_id=str(self.new_uuid()),
             disk_suffix=self.new_uuid().hex,
-            instance_id=iid,
+            instance_id=name,
             power="running" if ready else "starting",
             provisioning="Succeeded" if ready else "Creating",
             model_version=ss.model_version,
-            private_ip=private_ip,
-            created_at=self.scheduler.now() if not ready else ss.created_at + int(iid) * 60,
+            private_ip=ss.subnet.allocate() if ss.subnet else None,
+            created_at=self.scheduler.now() if not ready else ss.created_at + ordinal * 60,
             health=("healthy" if ready else "initializing") if ss.spec.health_probe else None,
+            vm_resource_id=self.resource_id(ss.resource_group, COMPUTE_PROVIDER, "virtualMachines", name),
+            vm_name=name,
+            resource_group_name=ss.resource_group,
+            flex_computer_name=computer_name,
+            fault_domain=0,  # platformFaultDomainCount 1: every VM in fault domain 0, spread by the platform
         )
-        ss.instances[iid] = inst
-        lb = ss.load_balancer
-        if lb is not None:
-            for pool_name in ss.spec.nat_pools:
-                pool = next((p for p in lb.spec.nat_pools if p.name.lower() == pool_name.lower()), None)
-                if pool is None:
-                    continue
-                port = self._lowest_free(lb.pool_ports[pool.name.lower()], pool.port_start, pool.port_end)
-                if port is not None:
-                    lb.pool_ports[pool.name.lower()][port] = inst
-                    inst.pool_ports[(lb.name.lower(), pool.name.lower())] = port
-            if ss.spec.backend_pool:
-                for rule in lb.spec.nat_rules_v2:
-                    if rule.backend_pool.lower() != ss.spec.backend_pool.lower():
-                        continue
-                    port = self._lowest_free(lb.rule_ports[rule.name.lower()], rule.port_start, rule.port_end)
-                    if port is not None:
-                        lb.rule_ports[rule.name.lower()][port] = inst
-                        inst.rule_ports[(lb.name.lower(), rule.name.lower())] = port
+        if ss.spec.zones:
+            inst.zone = ss.spec.zones[ordinal % len(ss.spec.zones)]
+        inst.nic = NetworkInterface(
+            id=self.resource_id(ss.resource_group, NETWORK_PROVIDER, "networkInterfaces", nic_name),
+            name=nic_name, resource_group=ss.resource_group, location=self.location, instance=inst,
+            ip_config_name=ss.ip_config_name, resource_guid=str(self.new_uuid()))
+        self.store.add(inst.id, inst)
+        self.store.add(inst.nic.id, inst.nic)
         return inst
+
+    def _add_virtual_machine(self, spec: VirtualMachineSpec) -> Instance:
+        subnet = self._subnet_for(f"virtual machine {spec.name}", spec.resource_group, spec.vnet, spec.subnet,
+                                  spec.vnet_resource_group)
+        lb = self._load_balancer_for(f"virtual machine {spec.name}", spec.resource_group, spec.load_balancer)
+        inst = Instance(
+            scale_set=None,
+            vm_id=str(self.new_uuid()),
+            disk_suffix=self.new_uuid().hex,
+            instance_id=spec.name,
+            power=spec.power,
+            provisioning="Succeeded",
+            model_version=0,
+            private_ip=subnet.allocate() if subnet else None,
+            created_at=-86400.0 * 20,
+            vm_resource_id=self.resource_id(spec.resource_group, COMPUTE_PROVIDER, "virtualMachines", spec.name),
+            vm_name=spec.name,
+            resource_group_name=spec.resource_group,
+            flex_computer_name=spec.computer_name or spec.name,
+            own_model=self.model_profile(spec, spec.image[3], subnet, lb),
+            vm_spec=spec,
+            zone=spec.zone,
+            standalone_load_balancer=lb,
+            standalone_subnet=subnet,
+        )
+        nic_name = f"{spec.name}-nic"
+        inst.nic = NetworkInterface(
+            id=self.resource_id(spec.resource_group, NETWORK_PROVIDER, "networkInterfaces", nic_name),
+            name=nic_name, resource_group=spec.resource_group, location=self.location, instance=inst,
+            ip_config_name=f"{spec.name}-ipconfig", resource_guid=str(self.new_uuid()))
+        self.store.add(inst.id, inst)
+        self.store.add(inst.nic.id, inst.nic)
+        self._allocate_nat_ports(inst, lb, spec.backend_pool, [])
+        self._create_disks(inst)
+        return inst
+
+    def _add_unattached_disk(self, spec: ManagedDiskSpec) -> ManagedDisk:
+        disk_id = self.resource_id(spec.resource_group, COMPUTE_PROVIDER, "disks", spec.name)
+        disk = ManagedDisk(id=disk_id, name=spec.name, resource_group=spec.resource_group, location=self.location,
+                           size_gb=spec.size_gb, sku=spec.sku, created_at=-86400.0 * 10,
+                           unique_id=str(self.new_uuid()), order=(1 << 30, len(self.disks)))
+        self.store.add(disk_id, disk)
+        return disk
+
+    def _allocate_nat_ports(self, inst: Instance, lb: LoadBalancer | None, backend_pool: str | None,
+                            nat_pools: list[str]) -> None:
+        if lb is None:
+            return
+        for pool_name in nat_pools:
+            pool = next((p for p in lb.spec.nat_pools if p.name.lower() == pool_name.lower()), None)
+            if pool is None:
+                continue
+            port = self._lowest_free(lb.pool_ports[pool.name.lower()], pool.port_start, pool.port_end)
+            if port is not None:
+                lb.pool_ports[pool.name.lower()][port] = inst
+                inst.pool_ports[(lb.name.lower(), pool.name.lower())] = port
+        if backend_pool:
+            for rule in lb.spec.nat_rules_v2:
+                if rule.backend_pool.lower() != backend_pool.lower():
+                    continue
+                port = self._lowest_free(lb.rule_ports[rule.name.lower()], rule.port_start, rule.port_end)
+                if port is not None:
+                    lb.rule_ports[rule.name.lower()][port] = inst
+                    inst.rule_ports[(lb.name.lower(), rule.name.lower())] = port
 
     @staticmethod
     def _lowest_free(used: dict[int, Instance], start: int, end: int) -> int | None:
+        if len(used) > end - start:
+            return None
         for port in range(start, end + 1):
             if port not in used:
                 return port
         return None
 
-    def _remove_instance(self, inst: Instance) -> None:
+    # ---- managed disks of instances
+
+    def _disk_names(self, inst: Instance, lun: int | None) -> str:
+        if inst.is_uniform:
+            assert inst.scale_set is not None
+            base = f"{inst.scale_set.name}_{inst.scale_set.name}_{inst.instance_id}"
+        else:
+            base = inst.name
+        return f"{base}_OsDisk_1_{inst.disk_suffix}" if lun is None else f"{base}_disk{lun + 2}_{inst.disk_suffix}"
+
+    def _disk_order(self, inst: Instance, position: int) -> tuple[Any, ...]:
+        # Lists of disks go by scale set, then instance, then OS disk before data disks.
+        if inst.scale_set is not None:
+            key: Any = int(inst.instance_id) if inst.is_uniform else (inst.created_at, inst.instance_id)
+            return (inst.scale_set.order, key, position)
+        return (1 << 29, (inst.created_at, inst.instance_id), position)
+
+    def _create_disks(self, inst: Instance) -> None:
+        storage = inst.model["storageProfile"]
+        os_entry = storage["osDisk"]
+        name = self._disk_names(inst, None)
+        os_disk = ManagedDisk(
+            id=self.resource_id(inst.resource_group, COMPUTE_PROVIDER, "disks", name), name=name,
+            resource_group=inst.resource_group, location=self.location, size_gb=os_entry.get("diskSizeGB", 30),
+            sku=os_entry.get("managedDisk", {}).get("storageAccountType", "Premium_LRS"), created_at=inst.created_at,
+            unique_id=inst.disk_suffix, create_option="FromImage", os_type=inst.os_type, managed_by=inst,
+            caching=os_entry.get("caching", "ReadWrite"), zone=inst.zone, model_entry=dict(os_entry),
+            order=self._disk_order(inst, -1))
+        self.store.add(os_disk.id, os_disk)
+        inst.os_disk = os_disk
+        for entry in storage.get("dataDisks", []):
+            self._create_data_disk(inst, entry)
+
+    def _create_data_disk(self, inst: Instance, entry: dict[str, Any]) -> ManagedDisk:
+        lun = int(entry["lun"])
+        name = self._disk_names(inst, lun)
+        disk = ManagedDisk(
+            id=self.resource_id(inst.resource_group, COMPUTE_PROVIDER, "disks", name), name=name,
+            resource_group=inst.resource_group, location=self.location, size_gb=int(entry.get("diskSizeGB", 0)),
+            sku=entry.get("managedDisk", {}).get("storageAccountType", "Premium_LRS"),
+            created_at=inst.created_at if inst.provisioning != "Updating" else self.scheduler.now(),
+            unique_id=inst.disk_suffix, create_option="Empty", managed_by=inst, lun=lun,
+            caching=entry.get("caching", "None"), delete_option=entry.get("deleteOption", "Delete"), zone=inst.zone,
+            model_entry=dict(entry), order=self._disk_order(inst, lun))
+        self.store.add(disk.id, disk)
+        inst.data_disks[lun] = disk
+        if inst.guest is not None:
+            inst.guest.attach(lun, disk.size_gb, disk_name=disk.name)
+        return disk
+
+    def _drop_data_disk(self, inst: Instance, lun: int, delete: bool) -> None:
+        disk = inst.data_disks.pop(lun, None)
+        if disk is None:
+            return
+        if inst.guest is not None:
+            try:
+                inst.guest.detach(lun)
+            except KeyError:
+                pass
+        if delete:
+            self.store.remove(disk.id)
+        else:
+            disk.managed_by = None
+            disk.lun = None
+            disk.model_entry = None
+
+    def sorted_disks(self, disks: Iterable[ManagedDisk]) -> list[ManagedDisk]:
+        return sorted(disks, key=lambda d: d.order)
+
+    def apply_model(self, inst: Instance, version: int) -> None:
+        """The instance now runs model `version`: data disks follow the model (new LUNs are
+        created empty, LUNs the model dropped are removed), and a new image means a new OS disk."""
+        before = inst.model
+        inst.model_version = version
+        after = inst.model
+        if before is after:
+            return
+        wanted = {int(d["lun"]): d for d in after["storageProfile"].get("dataDisks", [])}
+        for lun in [lun for lun, disk in inst.data_disks.items()
+                    if lun not in wanted and disk.model_entry is not None and disk.model_entry.get("createOption") != "Attach"]:
+            self._drop_data_disk(inst, lun, delete=inst.data_disks[lun].delete_option == "Delete")
+        for lun, entry in wanted.items():
+            if lun not in inst.data_disks:
+                self._create_data_disk(inst, entry)
+        if before["storageProfile"]["imageReference"] != after["storageProfile"]["imageReference"]:
+            self.guest_event(inst, "reimage")
+        if inst.sick_after_upgrade:
+            inst.sick = True
+        self.run_extensions(inst)
+
+    # ---- removal
+
+    def remove_instance(self, inst: Instance, force: bool = False) -> None:
         ss = inst.scale_set
         inst.deleted = True
         inst.token += 1
-        ss.instances.pop(inst.instance_id, None)
-        if ss.subnet:
-            ss.subnet.release(inst.private_ip)
-        lb = ss.load_balancer
+        if ss is not None:
+            ss.instances.pop(inst.instance_id, None)
+        self.store.remove(inst.id)
+        if inst.nic is not None:
+            self.store.remove(inst.nic.id)
+        subnet = inst.subnet
+        if subnet:
+            subnet.release(inst.private_ip)
+        lb = inst.load_balancer
         if lb is not None:
             for (_, pool), port in inst.pool_ports.items():
                 lb.pool_ports.get(pool, {}).pop(port, None)
             for (_, rule), port in inst.rule_ports.items():
                 lb.rule_ports.get(rule, {}).pop(port, None)
+        if inst.os_disk is not None:
+            self.store.remove(inst.os_disk.id)
+        for lun in list(inst.data_disks):
+            self._drop_data_disk(inst, lun, delete=inst.data_disks[lun].delete_option == "Delete")
+
+    # backwards-compatible names
+    _create_instance = create_instance
+    _remove_instance = remove_instance
 
     # ---- lookups
 
@@ -677,18 +673,89 @@ class World:
 
     def get_instance(self, ss: ScaleSet, iid: str) -> Instance:
         inst = ss.instances.get(iid)
+        if inst is None and ss.orchestration_mode == "Flexible":
+            inst = next((i for i in ss.instances.values() if i.instance_id.lower() == iid.lower()), None)
         if inst is None:
             raise compute_not_found()
         return inst
 
-    def all_instances(self) -> Iterable[Instance]:
+    def get_virtual_machine(self, rg: str, name: str) -> Instance:
+        self.canonical_rg(rg)
+        inst = self.virtual_machines.get(self.resource_id(rg, COMPUTE_PROVIDER, "virtualMachines", name).lower())
+        if inst is None:
+            raise compute_not_found()
+        return inst
+
+    def all_instances(self) -> Iterator[Instance]:
         for ss in self.scale_sets.values():
             yield from ss.instances.values()
+        for vm in self.virtual_machines.values():
+            if vm.scale_set is None:
+                yield vm
+
+    def lb_members(self, lb: LoadBalancer) -> list[Instance]:
+        """The instances and VMs behind `lb`: scale sets in order, then VMs of no scale set."""
+        members = [inst for ss in self.scale_sets.values() if ss.load_balancer is lb for inst in ss.sorted_instances()]
+        members += [vm for vm in self.virtual_machines.values() if vm.scale_set is None and vm.standalone_load_balancer is lb]
+        return members
+
+    def ssh_endpoints(self, backend_port: int = 22) -> list[dict[str, Any]]:
+        """Every (instance, public frontend ip:port) whose NAT mapping (pool V1 or rule V2) leads to
+        `backend_port`: Uniform instances, Flexible VMs and VMs of no scale set alike."""
+        targets: list[dict[str, Any]] = []
+        members = [inst for ss in self.scale_sets.values() for inst in ss.sorted_instances()]
+        members += [vm for vm in self.virtual_machines.values() if vm.scale_set is None]
+        addresses: dict[str, dict[str, str]] = {}
+        for inst in members:
+            lb = inst.load_balancer
+            if lb is None:
+                continue
+            if lb.id not in addresses:
+                addresses[lb.id] = self.frontend_addresses(lb)
+            frontends = addresses[lb.id]
+            for pool in lb.spec.nat_pools:
+                port = inst.pool_ports.get((lb.name.lower(), pool.name.lower()))
+                host = frontends.get(pool.frontend.lower())
+                if port is not None and host and pool.backend_port == backend_port:
+                    targets.append(self._endpoint(inst, host, port, f"{pool.name}.{inst.instance_id}"))
+            for rule in lb.spec.nat_rules_v2:
+                port = inst.rule_ports.get((lb.name.lower(), rule.name.lower()))
+                host = frontends.get(rule.frontend.lower())
+                if port is not None and host and rule.backend_port == backend_port:
+                    targets.append(self._endpoint(inst, host, port, rule.name))
+        return targets
+
+    def frontend_addresses(self, lb: LoadBalancer) -> dict[str, str]:
+        """Frontend name (lowered) -> allocated public address."""
+        result = {}
+        for fe in lb.spec.frontends:
+            if not fe.public_ip:
+                continue
+            pip = self.public_ips.get(self.resource_id(lb.resource_group, NETWORK_PROVIDER, "publicIPAddresses",
+                                                       fe.public_ip).lower())
+            if pip is not None and pip.address:
+                result[fe.name.lower()] = pip.address
+        return result
+
+    @staticmethod
+    def _endpoint(inst: Instance, host: str, port: int, rule: str) -> dict[str, Any]:
+        return {
+            "resource_group": inst.resource_group,
+            "scale_set": inst.scale_set.name if inst.scale_set is not None else None,
+            "instance_id": inst.instance_id,
+            "computer_name": inst.computer_name,
+            "user": inst.admin_user,
+            "host": host,
+            "port": port,
+            "rule": rule,
+            "instance": inst,
+        }
 
     # ---- operations
 
-    def new_operation(self, name: str) -> Operation:
-        op = Operation(id=str(self.new_uuid()), name=name, location=self.location, start=self.scheduler.now())
+    def new_operation(self, name: str, provider: str = COMPUTE_PROVIDER) -> Operation:
+        op = Operation(id=str(self.new_uuid()), name=name, location=self.location, start=self.scheduler.now(),
+                       provider=provider)
         self.operations[op.id] = op
         return op
 
@@ -712,6 +779,10 @@ class World:
             else:
                 self.finish(op)
 
+    def _ops_touching(self, inst: Instance) -> list[Operation]:
+        return [self.operations[op_id] for op_id, insts in self._op_instances.items()
+                if inst in insts and op_id in self.operations and not self.operations[op_id].done]
+
     def take_fault(self, action: str, instance_ids: Iterable[str]) -> ActionFault | None:
         ids = set(instance_ids)
         for fault in self.action_faults:
@@ -727,11 +798,7 @@ class World:
         return None
 
     def changed(self) -> None:
-        for listener in list(self.listeners):
-            try:
-                listener()
-            except Exception:
-                log.exception("state listener failed")
+        self.env.changed()
 
     # ---- instance actions
 
@@ -744,354 +811,248 @@ class World:
             if iid == "*":
                 return ss.sorted_instances()
             inst = ss.instances.get(iid)
+            if inst is None and ss.orchestration_mode == "Flexible":
+                inst = next((i for i in ss.instances.values() if i.instance_id.lower() == iid.lower()), None)
             if inst is None:
                 raise ArmError(400, "InvalidParameter",
                                f"The provided instanceId {iid} is not an active Virtual Machine Scale Set VM instanceId.")
             result.append(inst)
         return result
 
-    def check_action_allowed(self, action: str, instances: list[Instance]) -> None:
-        for inst in instances:
-            if inst.provisioning == "Deleting":
+    # ---- guests
+
+    def guest_for(self, inst: Instance) -> Any:
+        """The simulated guest OS of `inst` (made on first use, in step with its disks), or None
+        when the simulator has no guest implementation."""
+        if inst.guest is None and self.env.guest_factory is not None:
+            guest = self.env.guest_factory(inst)
+            for lun, disk in sorted(inst.data_disks.items()):
+                guest.attach(lun, disk.size_gb, disk_name=disk.name)
+            for lun in inst.prepared_luns:
+                if lun in inst.data_disks:
+                    guest.prepare(lun)
+            if hasattr(guest, "on_power_request"):
+                guest.on_power_request = lambda action: self.guest_power_request(inst, action)
+            inst.guest = guest
+        return inst.guest
+
+    def guest_power_request(self, inst: Instance, action: str) -> bool:
+        """`sudo reboot` / `poweroff` typed in the guest: the platform sees a restart or a stop, as
+        Azure does (the power state follows; a watching console sees it)."""
+        transition = {"reboot": "restart", "halt": "restart", "poweroff": "powerOff"}.get(action)
+        if transition is None or inst.deleted:
+            return False
+        try:
+            self.start_action(transition, [inst], self.new_operation(f"guest-{action}"))
+        except ArmError:
+            return False
+        return True
+
+    def guest_event(self, inst: Instance, event: str) -> None:
+        """A reboot or reimage reaches a guest that exists (one made later starts fresh anyway)."""
+        if inst.guest is None:
+            return
+        try:
+            getattr(inst.guest, event)()
+        except Exception:
+            log.exception("guest %s of %s failed", event, inst.name)
+
+    def run_script_on(self, inst: Instance, script: str) -> tuple[int, str, str]:
+        """Run `script` as root in the instance's simulated guest (never on this machine)."""
+        guest = self.guest_for(inst)
+        if inst.os_type == "Windows":
+            return 1, "", "The simulator runs no PowerShell: Windows guests are not simulated."
+        if guest is None:
+            return 1, "", "The simulator has no guest operating system to run the script in."
+        try:
+            result = guest.run_script(script)
+        except Exception as exc:  # a script the simulated shell chokes on is the script's failure
+            log.exception("run command on %s failed", inst.name)
+            return 1, "", f"{type(exc).__name__}: {exc}"
+        return int(result.exit_code), str(result.stdout), str(result.stderr)
+
+    def run_command_output(self, inst: Instance, payload: dict[str, Any]) -> dict[str, Any]:
+        """The RunCommandResult of a run command: Linux's one status with [stdout]/[stderr]
+        sections, Windows' StdOut/StdErr pair."""
+        script = "\n".join(str(line) for line in payload.get("script") or [])
+        _, stdout, stderr = self.run_script_on(inst, script)
+        stdout = _tail(stdout)
+        stderr = _tail(stderr)
+        if inst.os_type == "Windows":
+            return {"value": [
+                {"code": "ComponentStatus/StdOut/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded",
+                 "message": stdout},
+                {"code": "ComponentStatus/StdErr/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded",
+                 "message": stderr},
+            ]}
+        return {"value": [{
+            "code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded",
+            "message": f"Enable succeeded: \n[stdout]\n{stdout}\n[stderr]\n{stderr}",
+        }]}
+
+    # ---- disks on their own: PUT, attach and detach
+
+    def put_disk(self, rg: str, name: str, body: dict[str, Any], existing: ManagedDisk | None) -> ManagedDisk:
+        """Create (or grow / change the SKU of) an empty managed disk."""
+        props = body.get("properties") or {}
+        sku = (body.get("sku") or {}).get("name") or (existing.sku if existing else "Standard_LRS")
+        if sku not in DISK_SKUS:
+            raise ArmError(400, "InvalidParameter", f"The value '{sku}' of parameter 'sku.name' is not valid. "
+                                                    f"Allowed values: {', '.join(DISK_SKUS)}.")
+        size = props.get("diskSizeGB", existing.size_gb if existing else None)
+        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 32767:
+            raise ArmError(400, "InvalidParameter",
+                           "The value of parameter 'diskSizeGB' is invalid: a whole number from 1 to 32767 is required.")
+        option = (props.get("creationData") or {}).get("createOption", "Empty")
+        if existing is None and option != "Empty":
+            raise ArmError(400, "InvalidParameter", f"The simulator makes Empty disks only, not createOption '{option}'.")
+        if existing is not None:
+            if size < existing.size_gb:
+                raise ArmError(409, "BadRequest", f"Disk {name} cannot be shrunk from {existing.size_gb} GB to {size} GB.")
+            existing.size_gb = size
+            existing.sku = sku
+            return existing
+        disk = ManagedDisk(id=self.resource_id(rg, COMPUTE_PROVIDER, "disks", name), name=name, resource_group=rg,
+                           location=body.get("location") or self.location, size_gb=size, sku=sku,
+                           created_at=self.scheduler.now(), unique_id=str(self.new_uuid()),
+                           zone=(body.get("zones") or [None])[0], order=(1 << 30, len(self.disks)))
+        self.store.add(disk.id, disk)
+        return disk
+
+    def plan_disk_changes(self, inst: Instance, body: dict[str, Any]) -> dict[str, Any]:
+        """Check an attachDetachDataDisks body against the instance; what to do when it runs."""
+        attach = body.get("dataDisksToAttach") or []
+        detach = body.get("dataDisksToDetach") or []
+        if not isinstance(attach, list) or not isinstance(detach, list) or not (attach or detach):
+            raise ArmError(400, "InvalidParameter",
+                           "At least one of dataDisksToAttach or dataDisksToDetach must be specified.")
+        used = set(inst.data_disks)
+        by_id = {d.id.lower(): lun for lun, d in inst.data_disks.items()}
+        detach_luns = []
+        for item in detach:
+            disk_id = str((item or {}).get("diskId") or "")
+            if disk_id.lower() not in by_id:
+                raise ArmError(400, "InvalidParameter", f"Disk '{disk_id}' is not attached to VM '{inst.name}'.",
+                               details=[{"code": "InvalidParameter", "target": "dataDisksToDetach.diskId",
+                                         "message": f"Disk '{disk_id}' is not attached to VM '{inst.name}'."}])
+            lun = by_id[disk_id.lower()]
+            used.discard(lun)
+            detach_luns.append(lun)
+        attach_plan = []
+        for item in attach:
+            item = item or {}
+            disk_id = str(item.get("diskId") or "")
+            disk = self.store.get(disk_id) if disk_id.lower().startswith("/subscriptions/") else None
+            if not isinstance(disk, ManagedDisk):
+                name = disk_id.rsplit("/", 1)[-1]
+                raise ArmError(404, "NotFound", f"Disk '{name}' was not found." if disk_id else
+                               "Required parameter 'diskId' is missing (null).")
+            if disk.managed_by is not None and disk.managed_by is not inst:
                 raise ArmError(409, "OperationNotAllowed",
-                               f"Operation '{action}' is not allowed on VM '{inst.name}' since the VM is marked for deletion.")
-            if action == "restart" and inst.power in ("deallocated", "deallocating"):
-                raise ArmError(409, "OperationNotAllowed",
-                               f"Operation 'restart' is not allowed on VM '{inst.name}' since the VM is deallocated.")
-            if action == "runCommand" and inst.power != "running":
-                raise ArmError(409, "OperationNotAllowed",
-                               f"Cannot run command on VM '{inst.name}' since the VM is not running.")
+                               f"Disk '{disk.name}' is already attached to VM '{disk.managed_by.id}'.")
+            if disk.managed_by is inst:
+                raise ArmError(409, "OperationNotAllowed", f"Disk '{disk.name}' is already attached to this VM.")
+            lun = item.get("lun")
+            if lun is None:
+                lun = next(n for n in range(64) if n not in used)
+            if not isinstance(lun, int) or isinstance(lun, bool) or not 0 <= lun <= 63:
+                raise ArmError(400, "InvalidParameter", f"The value '{lun}' of parameter 'lun' is not valid: 0 to 63.")
+            if lun in used:
+                raise ArmError(409, "InvalidParameter", f"A disk at LUN {lun} already exists on VM '{inst.name}'.",
+                               details=[{"code": "InvalidParameter", "target": "lun",
+                                         "message": f"A disk at LUN {lun} already exists."}])
+            used.add(lun)
+            attach_plan.append((disk, lun, str(item.get("caching") or "None"), str(item.get("deleteOption") or "Detach")))
+        return {"attach": attach_plan, "detach": detach_luns}
 
-    def start_action(self, action: str, ss: ScaleSet, instances: list[Instance], op: Operation | None = None) -> Operation:
-        """Run a per-instance action (start, powerOff, deallocate, restart, reimage, upgrade, delete)
-        on `instances` under one operation."""
-        self.check_action_allowed(action, instances)
-        op = op or self.new_operation(action)
-        fault = self.take_fault(op.name, (i.instance_id for i in instances))
-        if not instances:
-            self.scheduler.after(0.5, lambda: self.finish(op))
-            return op
-        op.pending += len(instances)
-        for index, inst in enumerate(instances):
-            self._instance_action(action, inst, op, _fault_for(fault, inst, index))
-        self.changed()
-        return op
+    def apply_disk_changes(self, inst: Instance, plan: dict[str, Any]) -> None:
+        for lun in plan["detach"]:
+            self._drop_data_disk(inst, lun, delete=False)
+        for disk, lun, caching, delete_option in plan["attach"]:
+            if disk.managed_by is not None or lun in inst.data_disks or disk.id.lower() not in self.store:
+                continue  # taken meanwhile
+            disk.managed_by = inst
+            disk.lun = lun
+            disk.caching = caching
+            disk.delete_option = delete_option
+            disk.model_entry = {"lun": lun, "createOption": "Attach", "caching": caching, "diskSizeGB": disk.size_gb,
+                                "managedDisk": {"storageAccountType": disk.sku}}
+            inst.data_disks[lun] = disk
+            if inst.guest is not None:
+                inst.guest.attach(lun, disk.size_gb, disk_name=disk.name)
 
-    def _instance_action(self, action: str, inst: Instance, op: Operation, fault: ActionFault | None) -> None:
-        if inst.busy_with is not None and inst.busy_with != action:
-            # Azure preempts the older operation on the VM; its LRO ends Failed.
-            for other in self._ops_touching(inst):
-                self.finish(other, "Failed", {
-                    "code": "OperationPreempted",
-                    "message": f"Operation execution has been preempted by a more recent operation ({action}).",
-                })
-        inst.token += 1
-        token = inst.token
-        inst.busy_with = action
-        inst.busy_since = self.scheduler.now()
-        inst.failure = None
-        previous_power = inst.power
-        duration = DURATIONS.get(action, 5.0)
-        self._op_instances.setdefault(op.id, []).append(inst)
-        if action == "delete":
-            inst.provisioning = "Deleting"
-        elif action == "create":
-            inst.provisioning = "Creating"
-        else:
-            inst.provisioning = "Updating"
-        if action == "start":
-            if previous_power == "running":
-                duration = 0.5
-            else:
-                inst.power = "starting"
-        elif action == "powerOff":
-            if previous_power in ("running", "starting"):
-                inst.power = "stopping"
-            else:
-                duration = 0.5
-        elif action == "deallocate":
-            if previous_power != "deallocated":
-                inst.power = "deallocating"
-            else:
-                duration = 0.5
-        elif action == "restart":
-            # Azure keeps PowerState/running during the reboot call; "starting" follows it.
-            inst.power = "running" if previous_power in ("running", "starting") else previous_power
-        elif action == "create":
-            inst.power = "starting"
-        elif action in ("reimage", "upgrade"):
-            if previous_power == "running":
-                inst.power = "starting"
-        elif action == "delete":
-            if previous_power == "running":
-                inst.power = "stopping"
-        if inst.health is not None and inst.power == "starting":
-            inst.health = "initializing"
+    def storage_profile_output(self, inst: Instance) -> dict[str, Any]:
+        from . import render
 
-        def complete() -> None:
-            if inst.token != token or inst.deleted:
-                self._part_done(op)
-                return
-            inst.busy_with = None
-            if fault is not None:
-                inst.power = previous_power if previous_power not in ("starting", "stopping", "deallocating") else "running"
-                inst.provisioning = "Failed"
-                inst.failure = (fault.code, fault.message)
-                op.failed_parts += 1
-                op.pending_error = {"code": fault.code, "message": fault.message}
-                self._part_done(op)
-                self.changed()
-                return
-            if action == "delete":
-                self._remove_instance(inst)
-                self._part_done(op)
-                self.changed()
-                return
-            inst.provisioning = "Succeeded"
-            if action == "restart":
-                self._boot_guest(inst)
-            elif action in ("start", "create"):
-                inst.power = "running"
-            elif action == "powerOff":
-                inst.power = "stopped" if previous_power != "deallocated" else "deallocated"
-            elif action == "deallocate":
-                inst.power = "deallocated"
-            elif action in ("reimage", "upgrade"):
-                inst.host_key_generation += 1
-                if inst.power == "starting":
-                    inst.power = "running"
-                if action == "upgrade":
-                    inst.model_version = inst.scale_set.model_version
-            if inst.health is not None:
-                if inst.power == "running":
-                    inst.health = "unhealthy" if inst.sick else "healthy"
-                else:
-                    inst.health = "initializing" if inst.power == "starting" else "unknown"
-            self._part_done(op)
-            self.changed()
+        return render.storage_profile_output(self, inst)
 
-        self.scheduler.after(duration, complete)
+    # ---- extensions of the scale set model
 
-    def _boot_guest(self, inst: Instance) -> None:
-        """After a restart's API part: PowerState/starting while the guest boots, then running,
-        unless another action has taken the instance over meanwhile."""
-        inst.power = "starting"
-        token = inst.token
+    def model_extensions(self, ss: ScaleSet) -> list[dict[str, Any]]:
+        return list(ss.models[ss.model_version].get("extensionProfile", {}).get("extensions", []))
 
-        def booted() -> None:
-            if inst.token != token or inst.deleted or inst.power != "starting":
-                return
-            inst.power = "running"
-            if inst.health is not None:
-                inst.health = "unhealthy" if inst.sick else "healthy"
-            self.changed()
+    def model_extension(self, ss: ScaleSet, name: str) -> dict[str, Any] | None:
+        return next((e for e in self.model_extensions(ss) if e["name"].lower() == name.lower()), None)
 
-        self.scheduler.after(GUEST_BOOT_AFTER_RESTART, booted)
+    def put_model_extension(self, ss: ScaleSet, name: str, body: dict[str, Any]) -> tuple[dict[str, Any], Operation]:
+        """Add or replace an extension of the model: a model change like any other (the upgrade
+        policy decides when instances get it)."""
+        props = dict(body.get("properties") or {})
+        for required in ("publisher", "type", "typeHandlerVersion"):
+            if not props.get(required):
+                raise ArmError(400, "InvalidParameter", f"Required parameter '{required}' is missing (null).")
+        both = set(props.get("settings") or {}) & set(props.get("protectedSettings") or {})
+        if both:
+            raise ArmError(400, "InvalidParameter", f"The key(s) {', '.join(sorted(both))} are in both settings and "
+                                                    f"protectedSettings: a key may be in one of them only.")
+        props.pop("provisioningState", None)
+        entry = {"name": name, "properties": props}
+        extensions = [e for e in self.model_extensions(ss) if e["name"].lower() != name.lower()] + [entry]
+        op = self.update_scale_set(ss, {"properties": {"virtualMachineProfile": {"extensionProfile": {"extensions": extensions}}}})
+        return entry, op
 
-    def _ops_touching(self, inst: Instance) -> list[Operation]:
-        return [self.operations[op_id] for op_id, insts in self._op_instances.items()
-                if inst in insts and op_id in self.operations and not self.operations[op_id].done]
+    def delete_model_extension(self, ss: ScaleSet, name: str) -> Operation:
+        extensions = [e for e in self.model_extensions(ss) if e["name"].lower() != name.lower()]
+        return self.update_scale_set(ss, {"properties": {"virtualMachineProfile": {"extensionProfile": {"extensions": extensions}}}})
 
-    # ---- scale set model changes
+    # ---- extensions
 
-    def update_scale_set(self, ss: ScaleSet, patch: dict[str, Any]) -> Operation:
-        """Apply a PATCH body; returns the operation that tracks scaling / automatic upgrades."""
-        sku = patch.get("sku") or {}
-        props = patch.get("properties") or {}
-        new_capacity = ss.capacity
-        if "capacity" in sku:
-            capacity = sku["capacity"]
-            if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 0 or capacity > 1000:
-                raise ArmError(400, "InvalidParameter",
-                               f"The value {capacity!r} of parameter 'sku.capacity' is out of range. The value must be between 0 and 1000, inclusive.",
-                               details=None)
-            new_capacity = capacity
-        upgrade_policy = props.get("upgradePolicy")
-        if upgrade_policy is not None:
-            mode = upgrade_policy.get("mode")
-            if mode is not None and mode not in ("Automatic", "Manual", "Rolling"):
-                raise ArmError(400, "InvalidParameter", f"The value '{mode}' of parameter 'upgradePolicy.mode' is not valid.")
-        model_changed = False
-        if sku.get("name") and sku["name"] != ss.sku_name:
-            ss.sku_name = sku["name"]
-            model_changed = True
-        if "virtualMachineProfile" in props and props["virtualMachineProfile"]:
-            merged = copy.deepcopy(ss.models[ss.model_version])
-            _deep_merge(merged, props["virtualMachineProfile"])
-            if merged != ss.models[ss.model_version]:
-                model_changed = True
-                ss.models.append(merged)
-        if model_changed:
-            if len(ss.models) == ss.model_version + 1:
-                ss.models.append(copy.deepcopy(ss.models[ss.model_version]))
-            ss.model_version = len(ss.models) - 1
-        if upgrade_policy is not None:
-            if upgrade_policy.get("mode"):
-                ss.upgrade_mode = upgrade_policy["mode"]
-            if upgrade_policy.get("rollingUpgradePolicy"):
-                ss.rolling_policy = {**(ss.rolling_policy or rolling_policy_dict(None)), **upgrade_policy["rollingUpgradePolicy"]}
-            elif ss.upgrade_mode == "Rolling" and ss.rolling_policy is None:
-                ss.rolling_policy = rolling_policy_dict(None)
-        if "tags" in patch and isinstance(patch["tags"], dict):
-            ss.tags = dict(patch["tags"])
-        for key, value in props.items():
-            if key in ("overprovision", "singlePlacementGroup", "doNotRunExtensionsOnOverprovisionedVMs"):
-                ss.extra_properties[key] = value
-
-        op = self.new_operation("update")
-        ss.provisioning_state = "Updating"
-        ss.updates_running += 1
-
-        def settle(done: Operation) -> None:
-            ss.updates_running -= 1
-            if ss.updates_running <= 0:
-                ss.provisioning_state = "Failed" if done.status == "Failed" else "Succeeded"
-
-        op.on_done.append(settle)
-        parts: list[tuple[str, list[Instance]]] = []
-        if new_capacity > ss.capacity:
-            created = [self._create_instance(ss, ready=False) for _ in range(new_capacity - ss.capacity)]
-            parts.append(("create", created))
-        elif new_capacity < ss.capacity:
-            # Default scale-in policy: the highest instance ids go first.
-            victims = [i for i in reversed(ss.sorted_instances()) if i.provisioning != "Deleting"][: ss.capacity - new_capacity]
-            parts.append(("delete", victims))
-        ss.capacity = new_capacity
-        if model_changed and ss.upgrade_mode == "Automatic":
-            outdated = [i for i in ss.sorted_instances() if not i.latest_model and i.provisioning not in ("Deleting", "Creating")]
-            parts.append(("upgrade", outdated))
-        total = sum(len(p[1]) for p in parts)
-        fault = self.take_fault("update", (i.instance_id for _, insts in parts for i in insts))
-        if fault is not None:
-            op.pending_error = {"code": fault.code, "message": fault.message}
-        if total == 0:
-            self.scheduler.after(1.0, lambda: self.finish(op, "Failed" if op.pending_error else "Succeeded", op.pending_error))
-        else:
-            op.pending = total
-            for action, insts in parts:
-                for inst in insts:
-                    self._instance_action(action, inst, op, None)
-        self.changed()
-        return op
-
-    # ---- rolling upgrades
-
-    def start_rolling_upgrade(self, ss: ScaleSet) -> Operation:
-        if ss.rolling is not None and ss.rolling.code == "RollingForward":
-            raise ArmError(409, "OperationNotAllowed",
-                           "Rolling Upgrade cannot be started since there is already an ongoing upgrade.")
-        policy = dict(ss.rolling_policy or rolling_policy_dict(None))
-        op = self.new_operation("osRollingUpgrade")
-        targets = [i for i in ss.sorted_instances() if not i.latest_model and i.provisioning != "Deleting"]
-        if policy.get("prioritizeUnhealthyInstances"):
-            targets.sort(key=lambda i: (i.health != "unhealthy", int(i.instance_id)))
+    def run_extensions(self, inst: Instance) -> None:
+        """Run the extensions of the instance's model that it has not run with these settings
+        (Custom Script runs its script in the guest; others just report success)."""
         now = self.scheduler.now()
-        ru = RollingUpgrade(policy=policy, start_time=now, operation=op, pending=targets, last_action_time=now)
-        ss.rolling = ru
-        fault = self.take_fault("osRollingUpgrade", (i.instance_id for i in targets))
-        self.scheduler.after(0.5, lambda: self._next_batch(ss, ru, fault))
-        self.changed()
-        return op
-
-    def _next_batch(self, ss: ScaleSet, ru: RollingUpgrade, fault: ActionFault | None) -> None:
-        if ru.code != "RollingForward":
-            return
-        if ru.cancel_requested:
-            self._finish_rolling(ss, ru, "Cancelled")
-            return
-        if not ru.pending:
-            self._finish_rolling(ss, ru, "Completed")
-            return
-        everyone = [i for i in ss.instances.values() if i.provisioning != "Deleting"]
-        unhealthy = [i for i in everyone if i.health == "unhealthy" or i.provisioning == "Failed"]
-        limit = ru.policy.get("maxUnhealthyInstancePercent", 20)
-        if everyone and 100 * len(unhealthy) / len(everyone) > limit:
-            pct = round(100 * len(unhealthy) / len(everyone))
-            self._finish_rolling(ss, ru, "Faulted", {
-                "code": "MaxUnhealthyInstancePercentExceededInRollingUpgrade",
-                "message": f"Rolling Upgrade failed after exceeding the MaxUnhealthyInstancePercent value defined in the "
-                           f"RollingUpgradePolicy. {pct}% of instances are in an unhealthy state - more than the "
-                           f"threshold of {limit}% configured in the RollingUpgradePolicy.",
-            })
-            return
-        batch_size = max(1, math.floor(len(everyone) * ru.policy.get("maxBatchInstancePercent", 20) / 100))
-        batch, ru.pending = ru.pending[:batch_size], ru.pending[batch_size:]
-        batch = [i for i in batch if not i.deleted]
-        ru.in_progress = batch
-        ru.last_action_time = self.scheduler.now()
-        part = Operation(id=f"batch-{self.new_uuid()}", name="upgrade", location=self.location, start=self.scheduler.now())
-        part.pending = len(batch)
-        batch_fault = fault if fault is not None and (fault.instance_ids is None or
-                                                      fault.instance_ids & {i.instance_id for i in batch}) else None
-
-        def batch_done(done: Operation) -> None:
-            failed = done.failed_parts
-            ru.failed += failed
-            ru.successful += len(batch) - failed
-            ru.in_progress = []
-            upgraded = ru.successful + ru.failed
-            limit_up = ru.policy.get("maxUnhealthyUpgradedInstancePercent", 20)
-            if failed and upgraded and 100 * ru.failed / upgraded > limit_up:
-                pct = round(100 * ru.failed / upgraded)
-                self._finish_rolling(ss, ru, "Faulted", {
-                    "code": "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade",
-                    "message": f"Rolling Upgrade failed after exceeding the MaxUnhealthyUpgradedInstancePercent value "
-                               f"defined in the RollingUpgradePolicy. {pct}% of upgraded instances are in an unhealthy "
-                               f"state - more than the threshold of {limit_up}% configured in the RollingUpgradePolicy.",
-                })
-                return
-            pause = _parse_duration(str(ru.policy.get("pauseTimeBetweenBatches", "PT0S"))) if ru.pending else 0.0
-            self.scheduler.after(pause, lambda: self._next_batch(ss, ru, fault))
-
-        part.on_done.append(batch_done)
-        if not batch:
-            self.finish(part)
-            return
-        for index, inst in enumerate(batch):
-            self._instance_action("upgrade", inst, part, _fault_for(batch_fault, inst, index))
-        self.changed()
-
-    def _finish_rolling(self, ss: ScaleSet, ru: RollingUpgrade, code: str, error: dict[str, Any] | None = None) -> None:
-        ru.code = code
-        ru.end_time = self.scheduler.now()
-        ru.last_action_time = ru.end_time
-        if code == "Cancelled":
-            ru.last_action = "Cancel"
-            ru.error = {
-                "code": "RollingUpgradeCanceled",
-                "message": "The Rolling Upgrade was canceled.",
-                "details": [{"code": "RollingUpgradeCanceled", "target": f"{ss.name}/virtualMachines/{i.instance_id}",
-                             "message": "The Rolling Upgrade was canceled before this instance was upgraded."}
-                            for i in ru.pending],
-            }
-            self.finish(ru.operation, "Canceled", {"code": "RollingUpgradeCanceled", "message": "The Rolling Upgrade was canceled."})
-            for cancel_op in ru.cancel_ops:
-                self.finish(cancel_op)
-        elif code == "Faulted":
-            ru.error = error
-            self.finish(ru.operation, "Failed", error)
-        else:
-            self.finish(ru.operation)
-        self.changed()
-
-    def cancel_rolling_upgrade(self, ss: ScaleSet) -> Operation:
-        ru = ss.rolling
-        if ru is None or ru.code != "RollingForward":
-            raise ArmError(409, "OperationNotAllowed", "There is no ongoing Rolling Upgrade to cancel.")
-        op = self.new_operation("cancel")
-        ru.cancel_requested = True
-        ru.cancel_ops.append(op)
-        ru.last_action = "Cancel"
-        ru.last_action_time = self.scheduler.now()
-        if not ru.in_progress:
-            self.scheduler.after(DURATIONS["cancel"], lambda: self._finish_rolling(ss, ru, "Cancelled")
-                                 if ru.code == "RollingForward" else self.finish(op))
-        return op
-
-    def manual_upgrade(self, ss: ScaleSet, instances: list[Instance]) -> Operation:
-        op = self.new_operation("manualupgrade")
-        targets = [i for i in instances if not i.latest_model]
-        return self.start_action("upgrade", ss, targets, op)
+        extensions = inst.model.get("extensionProfile", {}).get("extensions", []) if inst.model else []
+        names = set()
+        for ext in extensions:
+            name = ext["name"]
+            names.add(name.lower())
+            props = ext.get("properties", {})
+            if str(props.get("type", "")).startswith("ApplicationHealth"):
+                continue  # its status is the instance's vmHealth
+            marker = repr((props.get("settings"), props.get("protectedSettings"), props.get("forceUpdateTag"),
+                           props.get("typeHandlerVersion")))
+            previous = inst.extensions.get(name.lower())
+            if previous is not None and previous.settings_marker == marker:
+                continue
+            if inst.power != "running":
+                continue
+            code, message, level = "ProvisioningState/succeeded", "Enable succeeded", "Info"
+            if props.get("type") == "CustomScript":
+                script = _custom_script(props)
+                if script is not None:
+                    exit_code, stdout, stderr = self.run_script_on(inst, script)
+                    message = f"Enable succeeded: \n[stdout]\n{_tail(stdout)}\n[stderr]\n{_tail(stderr)}"
+                    if exit_code != 0:
+                        code, level = "ProvisioningState/failed/1", "Error"
+                        message = (f"Enable failed: failed to execute command: command terminated with exit status="
+                                   f"{exit_code}\n[stdout]\n{_tail(stdout)}\n[stderr]\n{_tail(stderr)}")
+            display = "Provisioning succeeded" if level == "Info" else "Provisioning failed"
+            inst.extensions[name.lower()] = ExtensionRun(
+                name=name, type=f"{props.get('publisher', '')}.{props.get('type', '')}".strip("."),
+                type_handler_version=str(props.get("typeHandlerVersion", "")), code=code, message=message, time=now,
+                level=level, display=display, settings_marker=marker)
+        for stale in [key for key in inst.extensions if key not in names]:
+            del inst.extensions[stale]
 
     # ---- ticking
 
@@ -1100,18 +1061,22 @@ class World:
             self.changed()
 
 
-def _deep_merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _deep_merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
+def _tail(text: str) -> str:
+    data = text.encode()
+    if len(data) <= RUN_COMMAND_STREAM_LIMIT:
+        return text
+    return data[-RUN_COMMAND_STREAM_LIMIT:].decode(errors="replace")
 
 
-def _fault_for(fault: ActionFault | None, inst: Instance, index: int) -> ActionFault | None:
-    """Which instance of an action a fault hits: the named ones, else the first."""
-    if fault is None:
-        return None
-    if fault.instance_ids is not None:
-        return fault if inst.instance_id in fault.instance_ids else None
-    return fault if index == 0 else None
+def _custom_script(props: dict[str, Any]) -> str | None:
+    """The script a Custom Script extension runs: `script` (base64, maybe gzip) or `commandToExecute`,
+    from settings or protectedSettings."""
+    for source in (props.get("protectedSettings") or {}, props.get("settings") or {}):
+        if source.get("script"):
+            raw = base64.b64decode(str(source["script"]))
+            if raw[:2] == b"\x1f\x8b":
+                raw = gzip.decompress(raw)
+            return raw.decode(errors="replace")
+        if source.get("commandToExecute"):
+            return str(source["commandToExecute"])
+    return None

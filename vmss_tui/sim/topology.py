@@ -144,6 +144,7 @@ class InstanceStateSpec:
     latest_model: bool = True  # False: the instance runs the previous model (older image)
     health: str | None = None  # healthy | unhealthy | unknown | initializing (needs health_probe)
     provisioning_failed: tuple[str, str] | None = None  # (code, message): ProvisioningState/failed/<code>
+    prepared_luns: tuple[int, ...] = ()  # data disks its guest has partitioned, formatted, mounted and in fstab
 
 
 @dataclass
@@ -174,14 +175,53 @@ class ScaleSetSpec:
     instance_states: dict[int, InstanceStateSpec] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     computer_name_prefix: str | None = None  # default: the scale set name
+    # Uniform: instances are children of the scale set, numbered. Flexible: each instance is a
+    # VM resource of its own (`{name}_{8 hex}`) with a NIC resource of its own; instance_states
+    # is then keyed by the VM's position in creation order (0, 1, ...).
+    orchestration_mode: str = "Uniform"
 
     def initial_history(self) -> list[HistoryStep]:
         return self.history if self.history is not None else [("create", self.capacity)]
 
 
 @dataclass
+class VirtualMachineSpec:
+    """A virtual machine that belongs to no scale set."""
+
+    name: str
+    resource_group: str
+    size: str = "Standard_B2s"
+    os: str = "Linux"
+    admin_user: str = "azureuser"
+    image: tuple[str, str, str, str] = ("Canonical", "0001-com-ubuntu-server-jammy", "22_04-lts-gen2", "22.04.202507010")
+    vnet: str | None = None
+    subnet: str | None = None
+    vnet_resource_group: str | None = None
+    nsg: str | None = None
+    load_balancer: str | None = None
+    backend_pool: str | None = None
+    data_disks: list[DataDiskSpec] = field(default_factory=list)
+    zone: str | None = None
+    power: str = "running"
+    computer_name: str | None = None  # default: the VM name
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ManagedDiskSpec:
+    """A managed disk attached to nothing (still billed)."""
+
+    name: str
+    resource_group: str
+    size_gb: int = 64
+    sku: str = "Standard_LRS"
+
+
+@dataclass
 class Topology:
     scale_sets: list[ScaleSetSpec] = field(default_factory=list)
+    virtual_machines: list[VirtualMachineSpec] = field(default_factory=list)
+    managed_disks: list[ManagedDiskSpec] = field(default_factory=list)
     load_balancers: list[LoadBalancerSpec] = field(default_factory=list)
     public_ips: list[PublicIpSpec] = field(default_factory=list)
     nsgs: list[NsgSpec] = field(default_factory=list)
@@ -195,6 +235,8 @@ class Topology:
         for name in [
             *self.resource_groups,
             *(s.resource_group for s in self.scale_sets),
+            *(v.resource_group for v in self.virtual_machines),
+            *(d.resource_group for d in self.managed_disks),
             *(lb.resource_group for lb in self.load_balancers),
             *(p.resource_group for p in self.public_ips),
             *(n.resource_group for n in self.nsgs),
@@ -414,13 +456,85 @@ def default_topology() -> Topology:
     )
 
 
-def large_topology(scale_sets: int = 50, instances: int = 1000) -> Topology:
+FLEX_RG = "rg-flex-demo"
+
+
+def demo_topology() -> Topology:
+    """The demo fleet: everything `default_topology()` has, plus
+
+    rg-flex-demo
+      vmss-flex     Flexible, Rolling with the Application Health extension, three VMs behind the
+                    Standard load balancer lb-flex with a NAT rule V2 `NatRule` (22 from 50000, as
+                    `az vmss create` builds it), one of them on the previous model.
+      vm-tools      a VM of no scale set beside it, in the same backend pool (its NAT port is not an
+                    instance's).
+      vmss-disks    Uniform, Automatic, data disks LUN 0 (64 GB, prepared: partitioned, formatted,
+                    mounted at /datadisks/lun0, in fstab, on instances 0 and 1, not on 2) and LUN 1
+                    (32 GB, empty everywhere), behind lb-disks with an SSH NAT pool; instance 2 still
+                    runs the previous model.
+    rg-batch-dev
+      disk-orphaned a managed disk attached to nothing (still billed).
+
+    One scale set per upgrade policy has a model change ready to roll: vmss-web and vmss-flex
+    (Rolling), vmss-batch (Manual), vmss-disks (Automatic).
+    """
+    topology = default_topology()
+    topology.vnets.append(VnetSpec("vnet-flex", FLEX_RG, "10.3.0.0/16", [SubnetSpec("snet-flex", "10.3.0.0/24")]))
+    topology.nsgs.append(NsgSpec("nsg-flex", FLEX_RG, [
+        SecurityRuleSpec("allow-ssh-corp", 100, "22", ["10.0.0.0/8", "192.168.0.0/16", "127.0.0.0/8"]),
+    ]))
+    topology.public_ips += [PublicIpSpec("pip-lb-flex", FLEX_RG), PublicIpSpec("pip-lb-disks", BATCH_RG)]
+    topology.load_balancers += [
+        LoadBalancerSpec(
+            "lb-flex", FLEX_RG,
+            frontends=[FrontendSpec("fe-flex", public_ip="pip-lb-flex")],
+            backend_pools=["bepool-flex"],
+            nat_rules_v2=[NatRuleV2Spec("NatRule", "fe-flex", "bepool-flex", 22, 50000, 50119)],
+        ),
+        LoadBalancerSpec(
+            "lb-disks", BATCH_RG,
+            frontends=[FrontendSpec("fe-disks", public_ip="pip-lb-disks")],
+            backend_pools=["bepool-disks"],
+            nat_pools=[NatPoolSpec("natpool-ssh", "fe-disks", 22, 50000, 50099)],
+        ),
+    ]
+    topology.scale_sets += [
+        ScaleSetSpec(
+            "vmss-flex", FLEX_RG, capacity=3, sku="Standard_D2s_v5", upgrade_mode="Rolling",
+            orchestration_mode="Flexible", vnet="vnet-flex", subnet="snet-flex", nsg="nsg-flex",
+            load_balancer="lb-flex", backend_pool="bepool-flex", health_probe=True, zones=["1", "2", "3"],
+            rolling_policy=RollingPolicySpec(max_batch_instance_percent=34, pause_time_between_batches="PT2S"),
+            instance_states={2: InstanceStateSpec(latest_model=False)}, overprovision=False,
+            tags={"env": "demo", "team": "flex"},
+        ),
+        ScaleSetSpec(
+            "vmss-disks", BATCH_RG, capacity=3, sku="Standard_E2s_v5", upgrade_mode="Automatic",
+            vnet="vnet-batch", subnet="snet-jobs", load_balancer="lb-disks", backend_pool="bepool-disks",
+            nat_pools=["natpool-ssh"],
+            data_disks=[DataDiskSpec(0, 64, "Premium_LRS", "ReadOnly"), DataDiskSpec(1, 32, "StandardSSD_LRS", "None")],
+            instance_states={0: InstanceStateSpec(prepared_luns=(0,)), 1: InstanceStateSpec(prepared_luns=(0,)),
+                             2: InstanceStateSpec(latest_model=False)},
+            tags={"env": "dev", "team": "data"},
+        ),
+    ]
+    topology.virtual_machines.append(VirtualMachineSpec(
+        "vm-tools", FLEX_RG, vnet="vnet-flex", subnet="snet-flex", nsg="nsg-flex", load_balancer="lb-flex",
+        backend_pool="bepool-flex", zone="1", tags={"env": "demo", "role": "tools"}))
+    topology.managed_disks.append(ManagedDiskSpec("disk-orphaned", BATCH_RG, size_gb=128, sku="Standard_LRS"))
+    return topology
+
+
+def large_topology(scale_sets: int = 50, instances: int = 1000, *, flexible: bool = False,
+                   flexible_small: int = 0) -> Topology:
     """A benchmark fleet: `scale_sets` scale sets, one of them with `instances` instances.
 
-    The big one ("vmss-big-000") sits behind a NAT pool wide enough for all its instances;
-    the others have two instances each and alternate between two resource groups.
+    The big one ("vmss-big-000") sits behind a NAT pool wide enough for all its instances, or,
+    `flexible`, is a Flexible scale set behind a NAT rule V2 on its backend pool; the others have
+    two instances each and alternate between two resource groups (the first `flexible_small` of
+    them Flexible).
     """
     rg_a, rg_b = "rg-fleet-a", "rg-fleet-b"
+    port_end = 20000 + max(instances, 1) * 2
     topology = Topology(
         vnets=[
             VnetSpec("vnet-fleet", rg_a, "10.0.0.0/8", [SubnetSpec("snet-big", "10.16.0.0/12"), SubnetSpec("snet-small", "10.32.0.0/12")])
@@ -433,7 +547,8 @@ def large_topology(scale_sets: int = 50, instances: int = 1000) -> Topology:
                 rg_a,
                 frontends=[FrontendSpec("fe-fleet", public_ip="pip-fleet")],
                 backend_pools=["bepool-big"],
-                nat_pools=[NatPoolSpec("natpool-ssh", "fe-fleet", 22, 20000, 20000 + max(instances, 1) * 2)],
+                nat_pools=[] if flexible else [NatPoolSpec("natpool-ssh", "fe-fleet", 22, 20000, port_end)],
+                nat_rules_v2=[NatRuleV2Spec("NatRule", "fe-fleet", "bepool-big", 22, 20000, port_end)] if flexible else [],
             )
         ],
         resource_groups=[rg_a, rg_b],
@@ -451,9 +566,11 @@ def large_topology(scale_sets: int = 50, instances: int = 1000) -> Topology:
                 nsg="nsg-fleet" if big else None,
                 load_balancer="lb-fleet" if big else None,
                 backend_pool="bepool-big" if big else None,
-                nat_pools=["natpool-ssh"] if big else [],
+                nat_pools=["natpool-ssh"] if big and not flexible else [],
                 upgrade_mode=("Rolling", "Manual", "Automatic")[index % 3],
+                health_probe=(big and flexible) or (not big and index <= flexible_small and index % 3 == 0),
                 overprovision=False,
+                orchestration_mode="Flexible" if (big and flexible) or (not big and index <= flexible_small) else "Uniform",
             )
         )
     return topology
@@ -461,3 +578,22 @@ def large_topology(scale_sets: int = 50, instances: int = 1000) -> Topology:
 
 def _fleet_nsg(rg: str) -> NsgSpec:
     return NsgSpec("nsg-fleet", rg, [SecurityRuleSpec("allow-ssh-corp", 100, "22", "10.0.0.0/8")])
+
+
+def fleet_subscription_topology(index: int) -> Topology:
+    """A small subscription of a many-subscription fleet: one resource group, one or two scale
+    sets of two instances (every third subscription also has a Flexible one), no public IPs."""
+    rg = f"rg-team-{index:03d}"
+    topology = Topology(
+        vnets=[VnetSpec("vnet-team", rg, "10.40.0.0/16", [SubnetSpec("snet-team", "10.40.0.0/24")])],
+        resource_groups=[rg],
+        subscription_name=f"vmss-tui simulator team {index:03d}",
+    )
+    topology.scale_sets.append(ScaleSetSpec(
+        f"vmss-team-{index:03d}", rg, capacity=2, vnet="vnet-team", subnet="snet-team",
+        upgrade_mode=("Rolling", "Manual", "Automatic")[index % 3], overprovision=False, tags={"team": f"{index:03d}"}))
+    if index % 3 == 0:
+        topology.scale_sets.append(ScaleSetSpec(
+            f"vmss-team-{index:03d}-flex", rg, capacity=2, vnet="vnet-team", subnet="snet-team",
+            orchestration_mode="Flexible", overprovision=False, tags={"team": f"{index:03d}"}))
+    return topology
