@@ -32,6 +32,19 @@ def isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.delenv("VMSS_TUI_CONFIG", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def simulator_token(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The bearer token of every simulator a test makes, also in $VMSS_TUI_ARM_TOKEN, where the
+    console looks for a loopback endpoint's token when it was given none. A simulator still
+    refuses every other token (tests/sim/test_arm.py proves it)."""
+    import secrets
+
+    token = f"test-{secrets.token_urlsafe(24)}"
+    monkeypatch.setattr("vmss_tui.sim.simulator.new_bearer_token", lambda: token)
+    monkeypatch.setenv("VMSS_TUI_ARM_TOKEN", token)
+    return token
+
+
 @pytest.fixture
 async def start_simulator() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """A factory: `await start_simulator(topology=..., speed=..., **kwargs)`; all stopped at the end."""
@@ -64,6 +77,7 @@ async def open_fleet() -> AsyncIterator[Callable[..., Awaitable[Fleet]]]:
 
     async def open_(sim: Any, **settings: Any) -> Fleet:
         settings.setdefault("polling_interval", POLL_INTERVAL)
+        settings.setdefault("bearer_token", sim.bearer_token)  # the only token a simulator accepts
         fleet = await Fleet.open(
             ConnectionSettings(arm_endpoint=sim.endpoint, subscription_id=sim.subscription_id, **settings)
         )

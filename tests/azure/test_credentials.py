@@ -84,3 +84,53 @@ def test_translation_of_sdk_errors() -> None:
     assert isinstance(translate(TimeoutError()), EndpointError)
     unexpected = translate(RuntimeError("x\ny"))
     assert "RuntimeError" in unexpected.one_line() and "\n" not in unexpected.one_line()
+
+
+class RecordingArm:
+    """A loopback HTTP server that answers every list with an empty page and keeps each
+    request's Authorization header: what the Fleet really sends on the wire."""
+
+    def __init__(self) -> None:
+        self.authorizations: list[str | None] = []
+        self.endpoint = ""
+
+    async def __aenter__(self) -> RecordingArm:
+        from aiohttp import web
+
+        async def answer(request: web.Request) -> web.Response:
+            self.authorizations.append(request.headers.get("Authorization"))
+            return web.json_response({"value": []})
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", answer)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.endpoint = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._runner.cleanup()
+
+
+async def test_loopback_bearer_token_from_settings_then_environment_then_fixed(monkeypatch) -> None:
+    from vmss_tui.azure.credentials import LOOPBACK_TOKEN_ENV
+
+    async with RecordingArm() as arm:
+        monkeypatch.setenv(LOOPBACK_TOKEN_ENV, "token-from-env")
+        settings = ConnectionSettings(arm_endpoint=arm.endpoint, subscription_id="sub", bearer_token="given-token")
+        async with await Fleet.open(settings) as fleet:
+            assert await fleet.list_scale_sets() == []
+        async with await Fleet.open(ConnectionSettings(arm_endpoint=arm.endpoint, subscription_id="sub")) as fleet:
+            await fleet.list_scale_sets()
+        monkeypatch.delenv(LOOPBACK_TOKEN_ENV)
+        async with await Fleet.open(ConnectionSettings(arm_endpoint=arm.endpoint, subscription_id="sub")) as fleet:
+            await fleet.list_scale_sets()
+    assert arm.authorizations == ["Bearer given-token", "Bearer token-from-env", f"Bearer {LOCAL_TOKEN}"]
+
+
+def test_the_bearer_token_is_not_in_the_settings_repr() -> None:
+    settings = ConnectionSettings(arm_endpoint="http://127.0.0.1:1", bearer_token="s3cret-value")
+    assert "s3cret-value" not in repr(settings) and "s3cret-value" not in str(settings)

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.mgmt.compute.models import (
     RollingUpgradeStatusInfo,
+    VirtualMachine,
     VirtualMachineScaleSet,
     VirtualMachineScaleSetVM,
 )
 from azure.mgmt.network.models import (
+    BackendAddressInboundNatRulePortMappings,
     InboundNatRule,
     LoadBalancer,
     NetworkInterface,
@@ -27,8 +30,23 @@ from azure.mgmt.network.models import (
 )
 
 from vmss_tui.azure import convert
-from vmss_tui.domain.models import FRONTEND_PUBLIC, KIND_POOL, POWER_RUNNING, POWER_UNKNOWN
-from vmss_tui.domain.nat import load_balancer_ids_of, resolve_nat_mappings
+from vmss_tui.domain.models import (
+    FRONTEND_PUBLIC,
+    KIND_POOL,
+    KIND_RULE_V2,
+    POWER_RUNNING,
+    POWER_UNKNOWN,
+    Instance,
+    PortMapping,
+    ScaleSet,
+)
+from vmss_tui.domain.nat import (
+    load_balancer_ids_of,
+    port_mapping_queries,
+    resolve_nat_mappings,
+    with_port_mappings,
+)
+from vmss_tui.domain.network import nics_of_instances, private_ips
 from vmss_tui.domain.nsg import InboundPath, NsgLayer, inbound_verdict
 
 # The payloads live in the repository's tests/fixtures/arm when copied there, else next to it.
@@ -397,3 +415,165 @@ def test_json_view_reads_like_a_model() -> None:
     assert view.nested.vm_health.status.code == "HealthState/healthy"
     assert view.list[0].a == 1 and view.list[1] == 2
     assert view.missing is None and view.nested.missing is None
+
+
+# ---------------------------------------------------------------- Flexible: standalone VMs and NICs
+
+
+def both_ways(item: dict[str, Any], scale_set: str = "flex") -> Instance:
+    """The VM through the SDK's model and through the JsonView the paged list uses: the same
+    domain object either way."""
+    from_model = convert.flexible_instance_from_sdk(VirtualMachine(item), scale_set=scale_set)
+    from_json = convert.flexible_instance_from_sdk(convert.JsonView(item), scale_set=scale_set)
+    assert from_model == from_json
+    return from_json
+
+
+def test_flexible_vm_list_with_instance_view() -> None:
+    listed = body("VirtualMachine_List_MaximumSet_Gen.json")
+    first, second = (both_ways(item) for item in listed["value"])
+    for vm in (first, second):
+        assert (vm.instance_id, vm.name, vm.scale_set) == ("{virtualMachineName}", "{virtualMachineName}", "flex")
+        assert vm.orchestration_mode == "Flexible"
+        assert vm.latest_model is None  # a standalone VM has no latestModelApplied: unknown, not guessed
+        assert (vm.computer_name, vm.vm_size, vm.provisioning_state) == ("Test", "Standard_A0", "Succeeded")
+        assert vm.os_disk is not None and (vm.os_disk.size_gb, vm.os_disk.name) == (127, "test")
+        assert [n.rsplit("/", 1)[1] for n in vm.nic_ids] == ["{networkInterfaceName}"]
+        assert vm.resource_group == "{resourceGroupName}"
+    assert (first.fault_domain, second.fault_domain) == (8, 11)  # the VM's own, before the view's 29
+    assert (first.zone, second.zone) == ("aaaaaaaaaaaaaaaaaaaaaaaaaaa", "aaaaaa")
+    assert first.power_state == POWER_UNKNOWN and first.health is None  # no instance view
+    assert second.power_state == POWER_UNKNOWN  # its statuses are placeholders ("aaa")
+    assert second.health == "aaa"  # vmHealth is read, placeholder and all
+    # The placeholder scale set id points at an availability set: the VM belongs to no scale set we list.
+    owner = convert.vm_scale_set_id_of(convert.JsonView(listed["value"][0]))
+    assert owner is not None and "/availabilitySets/" in owner
+    assert "adminPassword" not in json.dumps(second.raw) and "userData" not in json.dumps(second.raw)
+
+
+def test_flexible_vm_list_all_status_only() -> None:
+    vms = [both_ways(item) for item in body("VirtualMachine_ListAll_MaximumSet_Gen.json")["value"]]
+    assert len(vms) == 2 and all(v.power_state == POWER_UNKNOWN and v.latest_model is None for v in vms)
+    assert all(v.fault_domain is not None for v in vms)
+
+
+def test_vm_created_into_a_flexible_scale_set() -> None:
+    item = body("VirtualMachine_Create_InAVmssWithCustomerAssignedPlatformFaultDomain.json")
+    vm = both_ways(item, scale_set="myExistingFlexVmss")
+    assert (vm.instance_id, vm.computer_name, vm.fault_domain) == ("myVM", "myVM", 1)
+    assert vm.provisioning_state == "Creating"
+    owner = convert.vm_scale_set_id_of(VirtualMachine(item))
+    assert owner is not None and owner.endswith("/virtualMachineScaleSets/myExistingFlexVmss")
+    assert vm.nic_ids and vm.nic_ids[0].endswith("/networkInterfaces/nsgExistingNic")
+
+
+def test_flexible_vm_instance_view_power_state() -> None:
+    view = body("VirtualMachine_Get_InstanceView.json")
+    vm = both_ways({
+        "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/flex_1a2b3c4d",
+        "name": "flex_1a2b3c4d", "location": "westus",
+        "properties": {"instanceView": view, "virtualMachineScaleSet": {"id": "/x/virtualMachineScaleSets/flex"}},
+    })
+    assert (vm.power_state, vm.provisioning_state, vm.health) == (POWER_RUNNING, "Succeeded", None)
+    assert vm.is_running and vm.instance_id == "flex_1a2b3c4d"
+    assert vm.computer_name == view["computerName"]
+
+
+def test_thin_scale_set_vm_entries_of_a_flexible_set_say_nothing_of_state() -> None:
+    # What `virtualMachineScaleSets/{n}/virtualMachines` answers for a Flexible set: names only.
+    # The data layer lists the VMs themselves instead; a thin entry must still not crash anything.
+    items = body("VirtualMachineScaleSetVM_List_WithVirtualMachineResourceId.json")["value"]
+    thin = [convert.instance_from_sdk(VirtualMachineScaleSetVM(item)) for item in items]
+    assert [i.instance_id for i in thin] == ["{vmss-flex-vm-name}_1", "{vmss-flex-vm-name}_2"]
+    assert all((i.power_state, i.latest_model, i.os_disk) == (POWER_UNKNOWN, None, None) for i in thin)
+
+
+def test_flexible_scale_set_model() -> None:
+    scale_set = convert.scale_set_from_sdk(VirtualMachineScaleSet(body("VirtualMachineScaleSet_Create_WithPriorityMixPolicy.json")))
+    assert scale_set.orchestration_mode == "Flexible" and scale_set.is_flexible
+    assert scale_set.capacity == 2 and scale_set.nic_configs
+    assert load_balancer_ids_of(scale_set) == ()  # its pool arrays are empty
+
+
+def test_standalone_nics_belong_to_the_vm_they_are_attached_to() -> None:
+    nics = [convert.instance_nic_from_sdk(NetworkInterface(item)) for item in body("NetworkInterfaceList.json")["value"]]
+    attached, loose = nics
+    assert (attached.name, attached.instance_id, attached.primary) == ("test-nic", "vm1", True)
+    assert attached.virtual_machine_id and attached.virtual_machine_id.endswith("/virtualMachines/vm1")
+    assert attached.nsg_id and attached.nsg_id.endswith("/networkSecurityGroups/nsg")
+    assert (loose.name, loose.instance_id, loose.virtual_machine_id) == ("test-nic2", "", None)
+    vm1 = Instance(
+        id=attached.virtual_machine_id.upper(),  # ARM ids compare case-insensitively
+        scale_set="flex", resource_group="rg1", instance_id="vm1", name="vm1", computer_name=None,
+        power_state=POWER_RUNNING, provisioning_state="Succeeded", latest_model=None, orchestration_mode="Flexible",
+    )
+    assert nics_of_instances([vm1], nics) == [attached]
+    assert private_ips(nics_of_instances([vm1], nics)) == {"vm1": "172.20.2.4"}
+    # A NIC the VM's network profile names, whose listing lacks the VM reference, is still the VM's.
+    named = replace(vm1, id="/subscriptions/s/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm2",
+                    instance_id="vm2", name="vm2", nic_ids=(loose.id,))
+    (owned,) = nics_of_instances([named], nics)
+    assert (owned.name, owned.instance_id) == ("test-nic2", "vm2")
+
+
+def test_standalone_nic_get_with_two_ip_configurations() -> None:
+    nic = convert.instance_nic_from_sdk(NetworkInterface(body("NetworkInterfaceGet.json")))
+    assert [c.name for c in nic.ip_configs] == ["ipconfig1", "ipconfig2"]
+    assert nic.primary_private_ip == "172.20.2.4" and nic.instance_id == "vm1"
+
+
+def test_query_inbound_nat_rule_port_mapping_answer() -> None:
+    for status in ("200", "202"):
+        result = BackendAddressInboundNatRulePortMappings(body("QueryInboundNatRulePortMapping.json", status))
+        assert convert.port_mappings_from_sdk(result) == (PortMapping("natRule", 3389, 3389),)
+
+
+def test_nic_based_pool_without_port_mappings_is_queried_then_resolved() -> None:
+    # The pool example lists its member only as a backendIPConfiguration (no per-address mapping):
+    # the member's NAT rule V2 port must come from queryInboundNatRulePortMapping.
+    pool_body = body("LoadBalancerBackendAddressPoolGet.json")
+    lb_id = pool_body["id"].split("/backendAddressPools/")[0]
+    frontend_id = f"{lb_id}/frontendIPConfigurations/fe"
+    rule = {
+        "name": "NatRule", "id": f"{lb_id}/inboundNatRules/NatRule",
+        "properties": {"frontendIPConfiguration": {"id": frontend_id}, "protocol": "Tcp", "backendPort": 22,
+                       "frontendPort": 0, "frontendPortRangeStart": 50000, "frontendPortRangeEnd": 50099,
+                       "backendAddressPool": {"id": pool_body["id"]}},
+    }
+    lb = convert.load_balancer_from_sdk(
+        LoadBalancer({"id": lb_id, "name": "lb", "sku": {"name": "Standard"},
+                      "properties": {"backendAddressPools": [pool_body], "inboundNatRules": [rule],
+                                     "frontendIPConfigurations": [{"id": frontend_id, "name": "fe", "properties": {
+                                         "publicIPAddress": {"id": "/x/publicIPAddresses/pip"}}}]}}),
+        {"/x/publicipaddresses/pip": "20.1.2.3"},
+    )
+    nic = convert.instance_nic_from_sdk(NetworkInterface({
+        "id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/testrg/providers/Microsoft.Network/networkInterfaces/nic",
+        "name": "nic",
+        "properties": {"virtualMachine": {"id": "/subscriptions/0/resourceGroups/testrg/providers/Microsoft.Compute/virtualMachines/flex_0001"},
+                       "ipConfigurations": [{"name": "default-ip-config", "properties": {
+                           "primary": True, "privateIPAddress": "10.0.0.4",
+                           "loadBalancerBackendAddressPools": [{"id": pool_body["id"]}]}}]},
+    }))
+    flex = ScaleSet(id="/subscriptions/0/resourceGroups/testrg/providers/Microsoft.Compute/virtualMachineScaleSets/flex",
+                    name="flex", resource_group="testrg", subscription_id="0", location="eastus", sku="Standard_B1s",
+                    capacity=1, upgrade_mode="Manual", orchestration_mode="Flexible", provisioning_state="Succeeded")
+    before = resolve_nat_mappings(flex, [nic], [lb])
+    assert before.mappings == () and "lists no port mapping" in " ".join(before.notes)
+    (query,) = port_mapping_queries(flex, [nic], lb)
+    assert query.pool_name == "backend" and query.ip_configuration_id.endswith("/nic/ipConfigurations/default-ip-config")
+    answered = with_port_mappings(lb, {query: (PortMapping("NatRule", 50007, 22),)})
+    (mapping,) = resolve_nat_mappings(flex, [nic], [answered]).mappings
+    assert (mapping.instance_id, mapping.endpoint, mapping.kind, mapping.rule) == (
+        "flex_0001", "20.1.2.3:50007", KIND_RULE_V2, "NatRule")
+    assert port_mapping_queries(flex, [nic], answered) == ()  # nothing left to ask
+    # Another scale set's view of the same load balancer asks nothing about this member.
+    assert port_mapping_queries(replace(flex, id=flex.id + "-other", name="other"), [], lb) == ()
+
+
+def test_empty_secret_fields_are_no_reason_to_copy_a_resource() -> None:
+    plain = {"properties": {"osProfile": {"computerName": "vm", "secrets": [], "adminPassword": None}}}
+    assert convert._scrub(plain) is plain  # nothing to hide: the JSON as it came
+    secret = {"properties": {"osProfile": {"secrets": [{"sourceVault": {"id": "v"}}], "customData": "Y2xvdWQ="}}}
+    scrubbed = convert._scrub(secret)
+    assert scrubbed["properties"]["osProfile"] == {} and secret["properties"]["osProfile"]["customData"]

@@ -143,6 +143,36 @@ async def test_instance_nics(fleet: Fleet) -> None:
     assert all(any("natpool-ssh." in r for c in n.ip_configs for r in c.nat_rule_ids) for n in nics)
 
 
+async def test_many_lists_give_each_scale_set_its_result_or_its_error(fleet: Fleet, simulator) -> None:
+    scale_sets = await fleet.list_scale_sets()
+    api = next(s for s in scale_sets if s.name == "vmss-api")
+    simulator.forbidden.add(api.id)
+    instances = await fleet.list_instances_many(scale_sets)
+    nics = await fleet.list_instance_nics_many(scale_sets)
+    nat = await fleet.nat_mappings_many(scale_sets)
+    for results in (instances, nics, nat):
+        assert list(results) == [s.id for s in scale_sets]
+        assert isinstance(results[api.id], AuthError) and results[api.id].code == "AuthorizationFailed"
+        assert not any(isinstance(r, FleetError) for key, r in results.items() if key != api.id)
+    web = next(s for s in scale_sets if s.name == "vmss-web")
+    assert [i.instance_id for i in instances[web.id]] == ["1", "2", "4", "5", "6", "7"]
+    assert {m.instance_id for m in nat[web.id].mappings} == {"1", "2", "4", "5", "6", "7"}
+    with pytest.raises(AuthError):  # the all-or-nothing form keeps its contract
+        await fleet.nat_mappings_for_many(scale_sets)
+
+
+def test_next_links_are_the_same_escaped_or_not() -> None:
+    from vmss_tui.azure.fleet import escaped_url
+
+    scale_set_id = "/subscriptions/s/resourceGroups/rg-flex/providers/Microsoft.Compute/virtualMachineScaleSets/flex"
+    raw = ("http://127.0.0.1:1/subscriptions/s/resourceGroups/rg-flex/providers/Microsoft.Compute/virtualMachines"
+           f"?api-version=2026-04-01&$filter='virtualMachineScaleSet/id' eq '{scale_set_id}'&$expand=instanceView"
+           "&$skiptoken=50")
+    escaped = raw.replace(" ", "%20")
+    assert escaped_url(raw) == escaped_url(escaped) == escaped
+    assert escaped_url("http://h/p?$filter=name eq 'café'") == "http://h/p?$filter=name%20eq%20'caf%C3%A9'"
+
+
 async def test_subscriptions_are_listed_and_chosen_when_none_given(simulator) -> None:
     settings = ConnectionSettings(arm_endpoint=simulator.endpoint, polling_interval=0.05)
     async with await Fleet.open(settings) as fleet:

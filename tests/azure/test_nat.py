@@ -132,11 +132,6 @@ async def test_management_ports_open_many_reads_each_subnet_and_nsg_once(fleet: 
         nsgs.update(layer.nsg_id.lower() for layer in await fleet.nsg_layers_for(scale_set))
     assert len(many) == len(scale_sets) and any(many.values())
     assert calls_many == len(subnets) + len(nsgs) < fleet.arm_calls - before - calls_many
-    # The UI's own shared cache (nsg_layers_for's _cache) still works the same way.
-    cache: dict = {}
-    before = fleet.arm_calls
-    await asyncio.gather(*(fleet.nsg_layers_for(s, None, _cache=cache) for s in scale_sets))
-    assert fleet.arm_calls - before == calls_many
 
 
 async def test_management_ports_open_many_unknown_when_an_nsg_is_unreadable(fleet: Fleet, simulator) -> None:

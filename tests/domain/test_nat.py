@@ -296,3 +296,36 @@ def test_public_frontend_is_public_and_verdict_asks_about_standard_lb() -> None:
     assert resolution.mappings[0].frontend_state == FRONTEND_PUBLIC
     assert paths == [InboundPath("Tcp", 22, public_frontend=True, standard_lb=False)]
 
+
+
+def test_members_without_port_mappings_are_the_ones_to_query() -> None:
+    from dataclasses import replace
+
+    from vmss_tui.domain.nat import port_mapping_queries, with_port_mappings
+
+    pool_id = f"{lb_id()}/backendAddressPools/be"
+    listed = BackendAddress("a0", None, ip_config_id("batch", "0"),
+                            (PortMapping("nat-http", 60000, 8080), PortMapping("nat-ssh", 61000, 22)))
+    half = BackendAddress("a1", None, ip_config_id("batch", "1"), (PortMapping("nat-http", 60001, 8080),))
+    lb = _v2_lb((listed, half))
+    # Instance 2 is a member only through the pool's backendIPConfigurations; another scale set's
+    # member is none of this scale set's business.
+    lb = replace(lb, backend_pools=(replace(lb.backend_pools[0], backend_ip_configuration_ids=(
+        ip_config_id("batch", "2"), ip_config_id("other", "0"))),))
+    batch = scale_set("batch", pools=(pool_id,))
+    queries = port_mapping_queries(batch, [], lb)
+    assert sorted(q.ip_configuration_id for q in queries) == [ip_config_id("batch", "1"), ip_config_id("batch", "2")]
+    assert {(q.pool_id, q.pool_name, q.load_balancer_id) for q in queries} == {(pool_id, "be", lb_id())}
+    answers = {q: (PortMapping("nat-http", 60001 + i, 8080), PortMapping("nat-ssh", 61001 + i, 22))
+               for i, q in enumerate(sorted(queries, key=lambda q: q.ip_configuration_id))}
+    answered = with_port_mappings(lb, answers)
+    assert port_mapping_queries(batch, [], answered) == ()
+    assert by_key(resolve_nat_mappings(batch, [], [answered])) == {
+        ("0", 22): ("20.9.9.9", 61000), ("0", 8080): ("20.9.9.9", 60000),
+        ("1", 22): ("20.9.9.9", 61001), ("1", 8080): ("20.9.9.9", 60001),
+        ("2", 22): ("20.9.9.9", 61002), ("2", 8080): ("20.9.9.9", 60002),
+    }
+    # The mapping instance 1 already had is kept once, not twice.
+    (a1,) = [a for a in answered.backend_pools[0].addresses if a.name == "a1"]
+    assert a1.port_mappings == (PortMapping("nat-http", 60001, 8080), PortMapping("nat-ssh", 61001, 22))
+    assert with_port_mappings(lb, {}) is lb

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from tests.support.ssh import full_backlog_port_fixture  # noqa: F401 (a fixture)
-
-from vmss_tui.ssh.probe import ProbeState, probe_tcp
 from tests.support.sshd import free_port
+from vmss_tui.ssh.probe import ProbeState, probe_tcp
 
 
 async def test_listening_port_reports_the_ssh_banner() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncssh
 import pytest
+
 from tests.support.ssh import (  # noqa: F401 (fixtures)
     authorize_encrypted_key,
     full_backlog_port_fixture,
@@ -16,12 +17,11 @@ from tests.support.ssh import (  # noqa: F401 (fixtures)
     sshd_fixture,
     wait_for,
 )
-
+from tests.support.sshd import ThrowawaySshd, free_port
 from vmss_tui.domain.ssh_target import JumpHost, SshTarget
 from vmss_tui.ssh.known_hosts import HostKeyCheck, HostKeyStatus, KnownHosts
 from vmss_tui.ssh.session import FailureKind, SshFailure, SshPrompts, SshSession
 from vmss_tui.ssh.settings import SshSettings
-from tests.support.sshd import ThrowawaySshd, free_port
 
 
 class Prompts:
@@ -169,7 +169,80 @@ async def test_auth_failure_is_one_line(sshd: ThrowawaySshd, tmp_path: Path) -> 
         await open_session(session, Output())
     assert info.value.kind is FailureKind.AUTH
     message = str(info.value)
-    assert message == f"authentication failed for {sshd.user}@127.0.0.1:{sshd.port} (tried {stranger})"
+    assert message == (
+        f"authentication failed for {sshd.user}@127.0.0.1:{sshd.port} (tried {stranger}); "
+        "give the right key with -i PATH or [ssh] identity_file in the config"
+    )
+
+
+async def test_auth_failure_names_agent_keys_by_comment_or_fingerprint(
+    sshd: ThrowawaySshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    socket_path = tmp_path / "agent.sock"
+    agent = await asyncio.create_subprocess_exec(
+        "ssh-agent", "-D", "-a", str(socket_path),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await wait_for(socket_path.exists, what="ssh-agent socket")
+        commented = asyncssh.generate_private_key("ssh-ed25519", comment="ops@laptop")
+        bare = asyncssh.generate_private_key("ssh-ed25519", comment="")
+        client = await asyncssh.connect_agent(str(socket_path))
+        assert client is not None
+        await client.add_keys([commented, bare])
+        client.close()
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(socket_path))
+        settings = settings_for(sshd, tmp_path, identity_file=None, use_agent=True)
+        session = SshSession(target_for("127.0.0.1", sshd.port, sshd.user), settings, Prompts().prompts())
+        with pytest.raises(SshFailure) as info:
+            await open_session(session, Output())
+        assert info.value.kind is FailureKind.AUTH
+        fingerprint = bare.get_fingerprint("sha256")
+        assert f"(tried ssh-agent keys ops@laptop, {fingerprint});" in str(info.value)
+    finally:
+        agent.terminate()
+        await agent.wait()
+
+
+async def test_jump_host_password_prompt_names_the_jump_host(tmp_path: Path) -> None:
+    class PasswordOnly(asyncssh.SSHServer):
+        def begin_auth(self, username: str) -> bool:
+            return True
+
+        def password_auth_supported(self) -> bool:
+            return True
+
+        def validate_password(self, username: str, password: str) -> bool:
+            return False
+
+    server = await asyncssh.create_server(
+        PasswordOnly, "127.0.0.1", 0, server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")]
+    )
+    port = server.sockets[0].getsockname()[1]
+    try:
+        answers = Prompts(passwords=(None,))
+        settings = SshSettings(known_hosts=tmp_path / "kh", use_agent=False, use_default_keys=False)
+        jump = JumpHost("127.0.0.1", port, "bastion")
+        session = SshSession(target_for("10.2.1.4", 22, "azureuser", jump=jump), settings, answers.prompts())
+        with pytest.raises(SshFailure) as info:
+            await open_session(session, Output())
+        assert answers.password_asks == [(f"Password for jump host bastion@127.0.0.1:{port}", 1)]
+        assert info.value.kind is FailureKind.AUTH and f"bastion@jump host 127.0.0.1:{port}" not in str(info.value)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_run_a_command_without_a_pty(sshd: ThrowawaySshd, tmp_path: Path) -> None:
+    session = SshSession(target_for("127.0.0.1", sshd.port, sshd.user), settings_for(sshd, tmp_path),
+                         Prompts().prompts())
+    result = await session.run("tty; echo to-stderr >&2; exit 7")
+    assert result.exit_status == 7
+    assert result.stdout.strip() == "not a tty"
+    assert result.stderr == "to-stderr\n"
+    assert not session.connected
+    again = await session.run("echo $((6 * 7))")
+    assert (again.exit_status, again.stdout) == (0, "42\n")
 
 
 async def test_refused_port(tmp_path: Path) -> None:

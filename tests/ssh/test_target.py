@@ -187,3 +187,50 @@ def test_system_ssh_command_line(tmp_path: Path) -> None:
     assert jumped is not None
     argv = ssh_command(jumped, SshSettings(known_hosts=tmp_path / "kh"))
     assert argv[-3:] == ["-J", "azureuser@bastion", "azureuser@10.1.0.7"] and argv[1:3] == ["-p", "22"]
+
+
+def test_one_ranking_with_two_mappings_for_one_instance() -> None:
+    from vmss_tui.domain.models import NsgVerdict
+    from vmss_tui.domain.ssh_target import ssh_mapping
+
+    blocked = NsgVerdict(port=22, protocol="Tcp", allowed=False, nsg="nsg-a", rule="deny-ssh")
+    allowed = NsgVerdict(port=22, protocol="Tcp", allowed=True, nsg="nsg-b", rule="allow-ssh", sources=("*",))
+    first = mapping("3", 22, ip="20.1.2.3", port=50003, lb="lb-a", rule="ssh")
+    second = mapping("3", 22, ip="20.9.9.9", port=61003, lb="lb-b", rule="ssh-v2", kind=KIND_RULE_V2)
+    other_scale_set = mapping("3", 22, ip="20.5.5.5", port=50103, vmss="api", lb="lb-0")
+    for order in ((first, second, other_scale_set), (other_scale_set, second, first)):
+        resolution = NatResolution(mappings=order)
+        chosen = ssh_mapping(resolution, "web", "3")
+        target = choose_ssh_target(scale_set=scale_set(), instance=instance("3"), resolution=resolution).target
+        assert chosen is not None and target is not None
+        assert (chosen.load_balancer, chosen.frontend_port) == ("lb-a", 50003)  # stable: lb, rule, port
+        assert (target.host, target.port) == (chosen.frontend_ip, chosen.frontend_port)  # the column is what `s` opens
+    from dataclasses import replace
+
+    with_nsg = NatResolution(mappings=(replace(first, nsg=blocked), replace(second, nsg=allowed), other_scale_set))
+    chosen = ssh_mapping(with_nsg, "web", "3")
+    target = choose_ssh_target(scale_set=scale_set(), instance=instance("3"), resolution=with_nsg).target
+    assert chosen is not None and chosen.load_balancer == "lb-b"  # the one no NSG blocks
+    assert target is not None and (target.host, target.port) == ("20.9.9.9", 61003)
+    assert ssh_mapping(with_nsg, "api", "3") == other_scale_set
+    assert ssh_mapping(with_nsg, "web", "4") is None and ssh_mapping(None, "web", "3") is None
+
+
+@pytest.mark.parametrize("power", ["stopped", "deallocated", "stopping", "deallocating"])
+def test_a_stopped_instance_says_so_instead_of_being_tried(power: str) -> None:
+    from dataclasses import replace
+
+    resolution = NatResolution(mappings=(mapping("3", 22),))
+    choice = choose_ssh_target(scale_set=scale_set(), instance=replace(instance("3"), power_state=power),
+                               resolution=resolution)
+    assert choice.target is None and choice.not_running == power
+    assert choice.reason == f"instance web/3 is {power}: start it to connect"
+
+
+def test_a_starting_instance_is_still_tried() -> None:
+    from dataclasses import replace
+
+    resolution = NatResolution(mappings=(mapping("3", 22),))
+    choice = choose_ssh_target(scale_set=scale_set(), instance=replace(instance("3"), power_state="starting"),
+                               resolution=resolution)
+    assert choice.target is not None and choice.not_running is None

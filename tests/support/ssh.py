@@ -11,8 +11,8 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from vmss_tui.ssh.settings import SshSettings
 from tests.support.sshd import SshdUnavailable, ThrowawaySshd
+from vmss_tui.ssh.settings import SshSettings
 
 
 # Named *_fixture so that a test's `sshd` parameter does not shadow the imported name.

@@ -21,6 +21,8 @@ from typing import Any
 
 from vmss_tui.domain.arm_ids import id_key, name_of, resource_group_of, segment_after, subscription_of
 from vmss_tui.domain.models import (
+    ORCHESTRATION_FLEXIBLE,
+    ORCHESTRATION_UNIFORM,
     POWER_UNKNOWN,
     BackendAddress,
     BackendPool,
@@ -156,9 +158,15 @@ def _ids(refs: Any) -> tuple[str, ...]:
     return tuple(result)
 
 
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
 def _has_secret(value: Any) -> bool:
+    # An empty value hides nothing: every VM's JSON carries `osProfile.secrets: []`, and copying
+    # each instance for it doubled the cost of converting a list.
     if isinstance(value, dict):
-        return any(k in SECRET_KEYS or _has_secret(v) for k, v in value.items())
+        return any((k in SECRET_KEYS and not _is_empty(v)) or _has_secret(v) for k, v in value.items())
     if isinstance(value, list):
         return any(_has_secret(v) for v in value)
     return False
@@ -169,7 +177,7 @@ def _scrub(value: Any) -> Any:
     if not _has_secret(value):
         return value
     if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items() if k not in SECRET_KEYS}
+        return {k: _scrub(v) for k, v in value.items() if k not in SECRET_KEYS or _is_empty(v)}
     if isinstance(value, list):
         return [_scrub(v) for v in value]
     return value
@@ -372,7 +380,12 @@ def _disk_info(disk: Any, states: Mapping[str, str], *, is_os: bool) -> DiskInfo
     )
 
 
-def instance_from_sdk(vm: Any, *, scale_set: str | None = None, keep_raw: bool = True) -> Instance:
+def _nic_ids(vm: Any) -> tuple[str, ...]:
+    return _ids(_attr(vm, "network_profile", "network_interfaces"))
+
+
+def _instance(vm: Any, *, scale_set: str, instance_id: str, latest_model: bool | None,
+              orchestration_mode: str, keep_raw: bool) -> Instance:
     resource_id = _str(_attr(vm, "id")) or ""
     instance_view = _attr(vm, "instance_view")
     statuses = _attr(instance_view, "statuses")
@@ -388,24 +401,62 @@ def instance_from_sdk(vm: Any, *, scale_set: str | None = None, keep_raw: bool =
         )
     )
     zones = _attr(vm, "zones") or ()
-    instance_id = _str(_attr(vm, "instance_id")) or segment_after(resource_id, "virtualMachines") or ""
+    fault_domain = _int(_attr(vm, "platform_fault_domain"))
+    if fault_domain is None:
+        fault_domain = _int(_attr(instance_view, "platform_fault_domain"))
     return Instance(
         id=resource_id,
-        scale_set=scale_set or segment_after(resource_id, "virtualMachineScaleSets") or "",
+        scale_set=scale_set,
         resource_group=resource_group_of(resource_id) or "",
         instance_id=instance_id,
         name=_str(_attr(vm, "name")) or "",
         computer_name=_str(_attr(vm, "os_profile", "computer_name")) or _str(_attr(instance_view, "computer_name")),
         power_state=power_state_of(statuses),
         provisioning_state=provisioning,
-        latest_model=_bool(_attr(vm, "latest_model_applied")),
+        latest_model=latest_model,
         zone=str(zones[0]) if zones else None,
         health=_health_of(instance_view),
         vm_size=_str(_attr(vm, "hardware_profile", "vm_size")) or _str(_attr(vm, "sku", "name")),
         os_disk=_disk_info(os_disk, states, is_os=True) if os_disk is not None else None,
         data_disks=data_disks,
         status_message=failure,
+        orchestration_mode=orchestration_mode,
+        fault_domain=fault_domain,
+        nic_ids=_nic_ids(vm),
         raw=raw_json(vm) if keep_raw else None,
+    )
+
+
+def instance_from_sdk(vm: Any, *, scale_set: str | None = None, keep_raw: bool = True) -> Instance:
+    """A Uniform scale set's VM (`virtualMachineScaleSets/{vmss}/virtualMachines/{id}`)."""
+    resource_id = _str(_attr(vm, "id")) or ""
+    return _instance(
+        vm,
+        scale_set=scale_set or segment_after(resource_id, "virtualMachineScaleSets") or "",
+        instance_id=_str(_attr(vm, "instance_id")) or segment_after(resource_id, "virtualMachines") or "",
+        latest_model=_bool(_attr(vm, "latest_model_applied")),
+        orchestration_mode=ORCHESTRATION_UNIFORM,
+        keep_raw=keep_raw,
+    )
+
+
+def vm_scale_set_id_of(vm: Any) -> str | None:
+    """The scale set a standalone virtual machine belongs to (`virtualMachineScaleSet.id`)."""
+    return _str(_attr(vm, "virtual_machine_scale_set", "id")) or None
+
+
+def flexible_instance_from_sdk(vm: Any, *, scale_set: str, keep_raw: bool = True) -> Instance:
+    """A Flexible scale set's instance: a standalone virtual machine, whose instance id is its
+    name. ARM keeps no latestModelApplied on such a VM, so the model state is unknown."""
+    resource_id = _str(_attr(vm, "id")) or ""
+    name = _str(_attr(vm, "name")) or name_of(resource_id) or ""
+    return _instance(
+        vm,
+        scale_set=scale_set,
+        instance_id=name,
+        latest_model=None,
+        orchestration_mode=ORCHESTRATION_FLEXIBLE,
+        keep_raw=keep_raw,
     )
 
 
@@ -413,10 +464,11 @@ def instance_from_sdk(vm: Any, *, scale_set: str | None = None, keep_raw: bool =
 
 
 def instance_nic_from_sdk(nic: Any) -> InstanceNic:
+    """A scale-set VM's NIC (its id runs through the VM) or a standalone NIC (the VM it is
+    attached to, if any, names the instance: a Flexible VM's name is its instance id)."""
     resource_id = _str(_attr(nic, "id")) or ""
-    instance_id = segment_after(resource_id, "virtualMachines") or segment_after(
-        _str(_attr(nic, "virtual_machine", "id")), "virtualMachines"
-    )
+    vm_id = _str(_attr(nic, "virtual_machine", "id"))
+    instance_id = segment_after(resource_id, "virtualMachines") or segment_after(vm_id, "virtualMachines")
     ip_configs = tuple(
         InstanceIpConfig(
             name=_str(_attr(ip, "name")) or name_of(_str(_attr(ip, "id"))) or "",
@@ -436,7 +488,21 @@ def instance_nic_from_sdk(nic: Any) -> InstanceNic:
         primary=bool(_bool(_attr(nic, "primary"), False)),
         nsg_id=_str(_attr(nic, "network_security_group", "id")),
         ip_configs=ip_configs,
+        virtual_machine_id=vm_id or None,
     )
+
+
+def port_mappings_from_sdk(result: Any) -> tuple[PortMapping, ...]:
+    """The answer of queryInboundNatRulePortMapping (`inboundNatRulePortMappings`)."""
+    mappings: list[PortMapping] = []
+    for m in _attr(result, "inbound_nat_rule_port_mappings") or ():
+        frontend = _int(_attr(m, "frontend_port"))
+        backend = _int(_attr(m, "backend_port"))
+        name = _str(_attr(m, "inbound_nat_rule_name"))
+        if frontend is None or backend is None or not name:
+            continue
+        mappings.append(PortMapping(rule_name=name, frontend_port=frontend, backend_port=backend))
+    return tuple(mappings)
 
 
 def public_ip_address_of(public_ip: Any) -> str | None:

@@ -1,8 +1,10 @@
 """Credentials and subscription defaults.
 
 Real endpoints: `azure.identity.aio.DefaultAzureCredential` (az login, environment, managed and
-workload identity). Loopback endpoints (the simulator): a fixed local token sent by our own
-authentication policy, because azure-core's bearer policy refuses plain http.
+workload identity). Loopback endpoints (the simulator): a bearer token sent by our own
+authentication policy, because azure-core's bearer policy refuses plain http. That token is the
+one the caller was given (`ConnectionSettings.bearer_token`), else `$VMSS_TUI_ARM_TOKEN`, else a
+fixed local one.
 """
 
 from __future__ import annotations
@@ -26,8 +28,17 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 logging.getLogger("azure").addHandler(logging.NullHandler())
 
 PUBLIC_ARM_ENDPOINT = "https://management.azure.com"
-# Not a secret: the simulator accepts any bearer token; this one only says who is calling.
+# Not a secret: the fallback for a local endpoint that was given no token of its own.
 LOCAL_TOKEN = "vmss-tui-local-simulator"
+LOOPBACK_TOKEN_ENV = "VMSS_TUI_ARM_TOKEN"
+
+
+def loopback_token(bearer_token: str | None = None) -> str:
+    """The bearer token for a loopback endpoint: the one given, else $VMSS_TUI_ARM_TOKEN, else
+    the fixed local token."""
+    if bearer_token:
+        return bearer_token
+    return os.environ.get(LOOPBACK_TOKEN_ENV) or LOCAL_TOKEN
 
 
 def normalize_endpoint(endpoint: str | None) -> str:
@@ -54,10 +65,16 @@ def credential_scopes_for(endpoint: str) -> list[str]:
 
 
 class LocalTokenCredential:
-    """An async token credential that hands out a fixed token, for the local simulator only."""
+    """An async token credential that hands out one given token, for the local simulator only."""
+
+    def __init__(self, token: str = LOCAL_TOKEN) -> None:
+        self._value = token
+
+    def __repr__(self) -> str:
+        return "LocalTokenCredential(<token>)"
 
     def _token(self) -> AccessToken:
-        return AccessToken(LOCAL_TOKEN, int(time.time()) + 24 * 3600)
+        return AccessToken(self._value, int(time.time()) + 24 * 3600)
 
     async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return self._token()
@@ -77,19 +94,26 @@ class LocalTokenCredential:
 
 
 class LoopbackBearerPolicy(SansIOHTTPPolicy):
-    """Sets `Authorization: Bearer <local token>` without azure-core's https check.
+    """Sets `Authorization: Bearer <token>` without azure-core's https check.
 
     Used only when the endpoint is a loopback address, where there is no network to protect.
     """
 
+    def __init__(self, token: str = LOCAL_TOKEN) -> None:
+        self._header = f"Bearer {token}"
+
+    def __repr__(self) -> str:
+        return "LoopbackBearerPolicy(<token>)"
+
     def on_request(self, request: PipelineRequest) -> None:
-        request.http_request.headers["Authorization"] = f"Bearer {LOCAL_TOKEN}"
+        request.http_request.headers["Authorization"] = self._header
 
 
-def make_credential(endpoint: str) -> Any:
-    """The credential for `endpoint`; the caller closes it."""
+def make_credential(endpoint: str, bearer_token: str | None = None) -> Any:
+    """The credential for `endpoint`; the caller closes it. `bearer_token` counts only for a
+    loopback endpoint (see `loopback_token`)."""
     if is_loopback(endpoint):
-        return LocalTokenCredential()
+        return LocalTokenCredential(loopback_token(bearer_token))
     from azure.identity.aio import DefaultAzureCredential
 
     return DefaultAzureCredential()

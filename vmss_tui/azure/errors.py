@@ -37,6 +37,21 @@ class ThrottledError(FleetError):
     """Resource Manager refused the request for too many requests (429) beyond the retries."""
 
 
+# ARM's codes for "too many requests": Compute's body says TooManyRequests (in details), ARM's
+# own SubscriptionRequestsThrottled.
+_THROTTLE_CODES = frozenset({"toomanyrequests", "subscriptionrequeststhrottled", "429", "throttled"})
+
+
+def is_throttled(error: BaseException) -> bool:
+    """Whether an error means Resource Manager is throttling: back off, do not retry now."""
+    if isinstance(error, ThrottledError):
+        return True
+    if not isinstance(error, FleetError):
+        return False
+    code = (error.code or "").casefold()
+    return code in _THROTTLE_CODES or "too many requests" in error.message.casefold()
+
+
 def _first_line(text: str | None, limit: int = 300) -> str:
     line = " ".join((text or "").split())
     return line if len(line) <= limit else line[: limit - 1] + "…"

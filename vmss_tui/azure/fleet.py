@@ -1,9 +1,18 @@
 """The data layer's public face: one subscription's scale sets through the real async SDK.
 
-INTERFACE CONTRACT (other layers code against exactly these names; the implementation
-fills the bodies). Everything returns domain objects from vmss_tui.domain.models; SDK
-models never leave this package. Failures raise vmss_tui.azure.errors.FleetError (or a
-subclass) with a one-line message; never a raw SDK exception.
+Everything returns domain objects from vmss_tui.domain.models; SDK models never leave this
+package. Failures raise vmss_tui.azure.errors.FleetError (or a subclass) with a one-line
+message; never a raw SDK exception.
+
+The instance calls are chosen by the scale set's orchestration mode, so that nothing above this
+layer branches on it:
+* Uniform: the scale set's own VM list (`virtualMachineScaleSets/{n}/virtualMachines`, one
+  paged call with the instance view), its NIC list, and scale-set-level actions with instance
+  ids.
+* Flexible: the resource group's virtual machines filtered by `virtualMachineScaleSet/id` with
+  the instance view (one paged call), the resource group's standalone NICs (one paged call per
+  resource group, shared by every scale set in it), per-VM actions (several at once, one
+  result for the set), and the scale set's batch delete and manual upgrade with VM names.
 
 The SDK modules load lazily (inside `Fleet.open` and the methods), so that importing this
 module for `ConnectionSettings` costs the console nothing at start-up.
@@ -15,38 +24,76 @@ import asyncio
 import contextlib
 import gc
 import inspect
+import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from vmss_tui.azure.errors import FleetError, NotFoundError, ReadOnlyError, translate
-from vmss_tui.domain.arm_ids import id_key, instance_sort_key, name_of, resource_group_of, segment_after
+from vmss_tui.domain.actions import INSTANCE_ACTIONS, MAX_CAPACITY
+from vmss_tui.domain.arm_ids import (
+    id_key,
+    instance_sort_key,
+    name_of,
+    resource_group_of,
+    same_id,
+    segment_after,
+)
 from vmss_tui.domain.models import (
     Instance,
+    InstanceFailure,
     InstanceNic,
     LoadBalancer,
     NatResolution,
     NetworkSecurityGroup,
     OperationResult,
+    PortMapping,
     RolloutStatus,
     ScaleSet,
     Throttling,
 )
-from vmss_tui.domain.nat import load_balancer_ids_of, resolve_nat_mappings
+from vmss_tui.domain.nat import (
+    PortMappingQuery,
+    load_balancer_ids_of,
+    port_mapping_queries,
+    resolve_nat_mappings,
+    with_port_mappings,
+)
+from vmss_tui.domain.network import inbound_path_of, nic_resource_groups, nics_of_instances
 from vmss_tui.domain.nsg import NsgLayer, open_management_ports, verdict_function
 
-# Instance actions, by the id the UI and CLI use.
-INSTANCE_ACTIONS = ("start", "restart", "power_off", "deallocate", "reimage", "update", "delete")
+__all__ = [
+    "CONVERT_BATCH",
+    "DEFAULT_CONCURRENCY",
+    "INSTANCE_ACTIONS",
+    "MAX_CAPACITY",
+    "VM_ACTION_CONCURRENCY",
+    "ConnectionSettings",
+    "Fleet",
+    "ProgressCallback",
+    "parse_throttling",
+]
+
+log = logging.getLogger("vmss_tui.azure")
 
 ProgressCallback = Callable[[str], Awaitable[None] | None]  # receives "InProgress", ... as polled
 
-MAX_CAPACITY = 1000
 DEFAULT_CONCURRENCY = 8
+# Per-VM operations of a Flexible scale set in flight at once: each is an LRO polled on its own,
+# so the bound keeps the polls of a large selection within ARM's read limits.
+VM_ACTION_CONCURRENCY = 20
 CONVERT_BATCH = 100  # items converted between two turns of the event loop (~15 ms of CPU)
+# A queried NAT rule V2 port mapping is kept this long while the rules of its pool are unchanged:
+# the load balancer allocates a member's ports once, and a console refreshes NAT often.
+PORT_MAPPING_TTL = 600.0
 SUBSCRIPTIONS_API_VERSION = "2022-12-01"
 # A syntactically valid subscription id for the client that only lists subscriptions.
 _BOOTSTRAP_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+# Query parameters whose values the request log shows; any other value is left out.
+_LOGGED_QUERY_VALUES = frozenset({"api-version", "$filter", "$expand", "$top", "statusonly", "forcedeletion"})
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -58,6 +105,8 @@ class ConnectionSettings:
     subscription_id: str | None = None  # None: CLI default, else all listable subscriptions
     read_only: bool = False
     polling_interval: float | None = None  # LRO poll interval; None: 0.5 s on loopback, 5 s otherwise
+    # Loopback endpoints only: the token to send (None: $VMSS_TUI_ARM_TOKEN, else a fixed local one).
+    bearer_token: str | None = field(default=None, repr=False)
 
 
 def parse_throttling(headers: Any, previous: Throttling) -> Throttling:
@@ -105,7 +154,13 @@ class _Shared:
                     await result
 
 
-class Fleet:
+from vmss_tui.azure.disks import DiskCalls  # noqa: E402  (the mixins import nothing of this module)
+from vmss_tui.azure.graph import GraphCalls  # noqa: E402
+from vmss_tui.azure.model import ModelCalls  # noqa: E402
+from vmss_tui.azure.rollouts import RolloutCalls  # noqa: E402
+
+
+class Fleet(RolloutCalls, ModelCalls, DiskCalls, GraphCalls):
     """A session with one subscription. Use `async with await Fleet.open(settings) as fleet`."""
 
     subscription_id: str
@@ -145,6 +200,11 @@ class Fleet:
         shared.users += 1
         self._limit = asyncio.Semaphore(max_concurrency)
         self._closed = False
+        # Flexible scale sets: the VMs of the last listing, by scale set id key, so that NICs and
+        # NAT read right after the instances need no second VM list.
+        self._members: dict[str, tuple[Instance, ...]] = {}
+        # Queried NAT rule V2 port mappings: (pool, ip configuration, rules) -> (when, mappings).
+        self._port_mappings: dict[tuple[str, str, tuple[Any, ...]], tuple[float, tuple[PortMapping, ...]]] = {}
         self._compute = self._make_compute_client(subscription_id)
         self._network = self._make_network_client(subscription_id)
         _freeze_loaded_heap()
@@ -156,6 +216,7 @@ class Fleet:
             PUBLIC_ARM_ENDPOINT,
             LoopbackBearerPolicy,
             credential_scopes_for,
+            loopback_token,
         )
 
         kwargs: dict[str, Any] = {
@@ -165,7 +226,11 @@ class Fleet:
             "raw_response_hook": self._on_response,
         }
         if self.loopback:
-            kwargs["authentication_policy"] = LoopbackBearerPolicy()
+            token = loopback_token(self.settings.bearer_token)
+            from vmss_tui.logsetup import redact_value
+
+            redact_value(token)  # whatever logs it, the log shows a placeholder
+            kwargs["authentication_policy"] = LoopbackBearerPolicy(token)
             # Retries stay on (429 + Retry-After, 5xx), but a local endpoint needs no long back-off.
             kwargs["retry_backoff_factor"] = 0.05
             kwargs["retry_total"] = 3
@@ -185,10 +250,22 @@ class Fleet:
 
     def _on_request(self, request: Any) -> None:
         self.arm_calls += 1
+        with contextlib.suppress(Exception):  # a context that takes no keys: no duration logged
+            request.context["vmss_tui_sent"] = time.monotonic()
 
     def _on_response(self, response: Any) -> None:
-        headers = response.http_response.headers
+        http_response = response.http_response
+        headers = http_response.headers
         self.throttling = parse_throttling(headers, self.throttling)
+        if log.isEnabledFor(logging.INFO):
+            sent = response.context.get("vmss_tui_sent") if response.context is not None else None
+            elapsed = f"{(time.monotonic() - sent) * 1000:.0f} ms" if isinstance(sent, float) else "? ms"
+            request = response.http_request
+            log.info(
+                "ARM %s %s -> %s in %s (x-ms-request-id %s)",
+                request.method, loggable_url(request.url), http_response.status_code, elapsed,
+                headers.get("x-ms-request-id") or "-",
+            )
 
     @classmethod
     async def open(cls, settings: ConnectionSettings, subscription_id: str | None = None) -> Fleet:
@@ -202,7 +279,7 @@ class Fleet:
         endpoint = normalize_endpoint(settings.arm_endpoint)
         _check_endpoint(endpoint)
         try:
-            credential = make_credential(endpoint)
+            credential = make_credential(endpoint, settings.bearer_token)
         except Exception as exc:  # the credential chain failed to build (bad environment)
             raise translate(exc, endpoint=endpoint) from exc
         shared = _Shared(credential)
@@ -256,7 +333,11 @@ class Fleet:
         except FleetError:
             raise
         except Exception as exc:
-            raise translate(exc, endpoint=self.arm_endpoint, subscription_id=self.subscription_id) from exc
+            error = translate(exc, endpoint=self.arm_endpoint, subscription_id=self.subscription_id)
+            # Unexpected failures are bugs worth a traceback in the log; the rest are ARM's answers.
+            level = logging.ERROR if error.message.startswith("unexpected error") else logging.DEBUG
+            log.log(level, "ARM call failed: %s", error.one_line(), exc_info=exc)
+            raise error from exc
 
     async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
         async with self._limit:
@@ -293,6 +374,9 @@ class Fleet:
             if isinstance(body, dict) and isinstance(body.get("value"), list):
                 arrived.extend(item for item in body["value"] if isinstance(item, dict))
                 body["value"] = []
+            if isinstance(body, dict) and isinstance(body.get("nextLink"), str):
+                # The service has sent this link with its $filter unescaped; the SDK sends it as is.
+                body["nextLink"] = escaped_url(body["nextLink"])
 
         results: list[R] = []
         since_yield = 0
@@ -317,12 +401,42 @@ class Fleet:
                     await asyncio.sleep(0)
         return results
 
-    async def _optional(self, make: Callable[[], Awaitable[T]]) -> T | None:
-        """The result, or None when the resource is absent or not readable (404/403)."""
+    async def _get_json(self, make: Callable[..., Awaitable[Any]]) -> Any:
+        """One GET of a resource, as a JsonView of its JSON (the converters read either).
+
+        As in `_collect`: the response hook takes the JSON the SDK already parsed and leaves the
+        SDK a stub to build its model from (about a second of CPU on the event loop saved for a
+        load balancer of 1,000 members). Should a future SDK re-parse the body, its model is
+        returned instead, and the result is the same.
+        """
+        from vmss_tui.azure.convert import JsonView
+
+        captured: dict[str, Any] = {}
+
+        def on_response(response: Any) -> None:
+            self._on_response(response)  # a per-call hook replaces the client-wide one
+            if response.http_response.status_code != 200:
+                return
+            try:
+                body = response.http_response.json()
+            except ValueError:
+                return
+            if isinstance(body, dict) and body:
+                captured.clear()
+                captured.update(body)
+                stub = {key: body[key] for key in ("id", "name") if key in body}
+                body.clear()
+                body.update(stub or {"id": ""})  # not empty: an empty body would be parsed again
+
+        model = await self._call(lambda: make(raw_response_hook=on_response))
+        return JsonView(captured) if captured else model
+
+    async def _optional(self, make: Callable[..., Awaitable[Any]]) -> Any:
+        """`_get_json`, or None when the resource is absent or not readable (404/403)."""
         from vmss_tui.azure.errors import AuthError
 
         try:
-            return await self._call(make)
+            return await self._get_json(make)
         except (NotFoundError, AuthError):
             return None
 
@@ -393,28 +507,123 @@ class Fleet:
             raise FleetError(f"scale set name {name} is in several resource groups ({groups})", hint="pass -g")
         return matches[0]
 
-    async def list_instances(self, scale_set: ScaleSet) -> list[Instance]:
-        """One paged `virtualMachines?$expand=instanceView` call sequence."""
+    async def list_instances(self, scale_set: ScaleSet, *, keep_raw: bool = True) -> list[Instance]:
+        """Every instance with its power state: one paged call sequence either way (Uniform: the
+        scale set's VMs with `$expand=instanceView`; Flexible: the resource group's VMs filtered
+        by scale set, with the instance view). keep_raw=False leaves `Instance.raw` empty (a
+        poll that never shows the JSON converts faster)."""
+        if scale_set.is_flexible:
+            return await self._list_flexible_vms(scale_set, keep_raw=keep_raw)
         from vmss_tui.azure.convert import instance_from_sdk
 
         operations = self._compute.virtual_machine_scale_set_vms
         instances = await self._collect(
             lambda **kw: operations.list(scale_set.resource_group, scale_set.name, expand="instanceView", **kw),
-            lambda vm: instance_from_sdk(vm, scale_set=scale_set.name),
+            lambda vm: instance_from_sdk(vm, scale_set=scale_set.name, keep_raw=keep_raw),
         )
         return sorted(instances, key=lambda i: instance_sort_key(i.instance_id))
 
-    async def list_instance_nics(self, scale_set: ScaleSet) -> list[InstanceNic]:
+    async def _list_flexible_vms(self, scale_set: ScaleSet, *, keep_raw: bool = True) -> list[Instance]:
+        from vmss_tui.azure.convert import flexible_instance_from_sdk, vm_scale_set_id_of
+
+        operations = self._compute.virtual_machines
+        # `$expand=instanceView` is allowed only together with this filter.
+        scale_set_filter = f"'virtualMachineScaleSet/id' eq '{scale_set.id}'"
+
+        def convert(vm: Any) -> Instance | None:
+            # The filter already says so; a VM of another set, or of none, is no instance of this one.
+            if not same_id(vm_scale_set_id_of(vm), scale_set.id):
+                return None
+            return flexible_instance_from_sdk(vm, scale_set=scale_set.name, keep_raw=keep_raw)
+
+        converted = await self._collect(
+            lambda **kw: operations.list(
+                scale_set.resource_group, filter=scale_set_filter, expand="instanceView", **kw
+            ),
+            convert,
+        )
+        instances = sorted((i for i in converted if i is not None), key=lambda i: instance_sort_key(i.instance_id))
+        self._members[id_key(scale_set.id)] = tuple(instances)
+        return instances
+
+    async def list_instances_many(self, scale_sets: Sequence[ScaleSet]) -> dict[str, list[Instance] | FleetError]:
+        """`list_instances` of each scale set, keyed by scale set id: a scale set whose list
+        failed (403, OperationNotAllowed, deleted meanwhile ...) gets its FleetError and every
+        other one its instances."""
+        async def one(scale_set: ScaleSet) -> list[Instance] | FleetError:
+            try:
+                return await self.list_instances(scale_set)
+            except FleetError as exc:
+                return exc
+
+        results = await asyncio.gather(*(one(s) for s in scale_sets))
+        return {s.id: r for s, r in zip(scale_sets, results, strict=True)}
+
+    async def list_instance_nics(
+        self, scale_set: ScaleSet, instances: Sequence[Instance] | None = None
+    ) -> list[InstanceNic]:
+        """The instances' NICs. Uniform: the scale set's NIC list (one paged call). Flexible: the
+        standalone NICs of the resource group(s) the VMs' NICs are in (one paged call each),
+        kept to those of the VMs in `instances`, else in this session's last listing of the
+        scale set's instances, else in a fresh one."""
+        return await self._instance_nics(scale_set, instances, {})
+
+    async def list_instance_nics_many(
+        self,
+        scale_sets: Sequence[ScaleSet],
+        instances: Mapping[str, Sequence[Instance]] | None = None,
+    ) -> dict[str, list[InstanceNic] | FleetError]:
+        """`list_instance_nics` of each scale set, keyed by scale set id, each resource group's
+        NIC list read once for all its Flexible scale sets; `instances`: the scale sets'
+        instances already listed, by scale set id. A scale set whose read failed gets its
+        FleetError."""
+        cache: dict[str, asyncio.Future[Any]] = {}
+        listed = instances or {}
+
+        async def one(scale_set: ScaleSet) -> list[InstanceNic] | FleetError:
+            try:
+                return await self._instance_nics(scale_set, listed.get(scale_set.id), cache)
+            except FleetError as exc:
+                return exc
+
+        results = await asyncio.gather(*(one(s) for s in scale_sets))
+        return {s.id: r for s, r in zip(scale_sets, results, strict=True)}
+
+    async def _instance_nics(
+        self,
+        scale_set: ScaleSet,
+        instances: Sequence[Instance] | None,
+        cache: dict[str, asyncio.Future[Any]],
+    ) -> list[InstanceNic]:
+        if scale_set.is_flexible:
+            members: Sequence[Instance] | None = instances
+            if members is None:
+                members = self._members.get(id_key(scale_set.id))
+            if members is None:
+                members = await self._list_flexible_vms(scale_set)
+            groups = nic_resource_groups(scale_set, members)
+            per_group = await asyncio.gather(*(
+                _shared_fetch(cache, "nics:" + id_key(group), lambda group=group: self._resource_group_nics(group))
+                for group in groups
+            ))
+            nics = nics_of_instances(members, (nic for group_nics in per_group for nic in group_nics))
+        else:
+            from vmss_tui.azure.convert import instance_nic_from_sdk
+
+            operations = self._network.network_interfaces
+            nics = await self._collect(
+                lambda **kw: operations.list_virtual_machine_scale_set_network_interfaces(
+                    scale_set.resource_group, scale_set.name, **kw
+                ),
+                instance_nic_from_sdk,
+            )
+        return sorted(nics, key=lambda n: (instance_sort_key(n.instance_id), not n.primary, n.name))
+
+    async def _resource_group_nics(self, resource_group: str) -> list[InstanceNic]:
         from vmss_tui.azure.convert import instance_nic_from_sdk
 
         operations = self._network.network_interfaces
-        nics = await self._collect(
-            lambda **kw: operations.list_virtual_machine_scale_set_network_interfaces(
-                scale_set.resource_group, scale_set.name, **kw
-            ),
-            instance_nic_from_sdk,
-        )
-        return sorted(nics, key=lambda n: (instance_sort_key(n.instance_id), not n.primary, n.name))
+        return await self._collect(lambda **kw: operations.list(resource_group, **kw), instance_nic_from_sdk)
 
     async def _public_ip_address(self, public_ip_id: str) -> str | None:
         from vmss_tui.azure.convert import public_ip_address_of
@@ -423,7 +632,7 @@ class Fleet:
         if not group or not name:
             return None
         operations = self._network.public_ip_addresses
-        public_ip = await self._optional(lambda: operations.get(group, name))
+        public_ip = await self._optional(lambda **kw: operations.get(group, name, **kw))
         return public_ip_address_of(public_ip) if public_ip is not None else None
 
     async def get_load_balancer(self, load_balancer_id: str) -> LoadBalancer:
@@ -434,7 +643,9 @@ class Fleet:
         if not group or not name:
             raise FleetError(f"not a load balancer id: {load_balancer_id}")
         operations = self._network.load_balancers
-        lb = await self._call(lambda: operations.get(group, name))
+        # A load balancer in front of 1,000 instances is a large document (a rule or a backend
+        # address per instance): read it from its JSON rather than the SDK's model.
+        lb = await self._get_json(lambda **kw: operations.get(group, name, **kw))
         pip_ids = list(dict.fromkeys(frontend_public_ip_ids(lb)))
         addresses = await asyncio.gather(*(self._public_ip_address(pip_id) for pip_id in pip_ids))
         return load_balancer_from_sdk(lb, {id_key(p): a for p, a in zip(pip_ids, addresses, strict=True)})
@@ -447,7 +658,7 @@ class Fleet:
         if not group or not name:
             return None
         operations = self._network.network_security_groups
-        nsg = await self._optional(lambda: operations.get(group, name))
+        nsg = await self._optional(lambda **kw: operations.get(group, name, **kw))
         return nsg_from_sdk(nsg) if nsg is not None else None
 
     async def _subnet_nsg_id(self, subnet_id: str) -> str | None:
@@ -457,42 +668,34 @@ class Fleet:
         if not (group and vnet and subnet):
             return None
         operations = self._network.subnets
-        found = await self._optional(lambda: operations.get(group, vnet, subnet))
+        found = await self._optional(lambda **kw: operations.get(group, vnet, subnet, **kw))
         nsg = getattr(found, "network_security_group", None) if found is not None else None
         nsg_id = getattr(nsg, "id", None)
         return str(nsg_id) if nsg_id else None
 
     async def nsg_layers_for(
-        self,
-        scale_set: ScaleSet,
-        instance_nics: Sequence[InstanceNic] | None = None,
-        _cache: dict[str, asyncio.Future[Any]] | None = None,
+        self, scale_set: ScaleSet, instance_nics: Sequence[InstanceNic] | None = None
     ) -> list[NsgLayer]:
         """The NSGs on the inbound path of the scale set's primary NIC: the subnet's (where the
         subnet is readable), then the NIC's (from the model, else from an instance NIC)."""
-        cache = _cache if _cache is not None else {}
-        nic_config = next((c for c in scale_set.nic_configs if c.primary), None) or next(
-            iter(scale_set.nic_configs), None
-        )
-        nic_nsg_id = nic_config.nsg_id if nic_config else None
-        if not nic_nsg_id and instance_nics:
-            nic_nsg_id = next((n.nsg_id for n in instance_nics if n.nsg_id), None)
-        subnet_id = None
-        if nic_config is not None:
-            ip_config = next((c for c in nic_config.ip_configs if c.primary), None) or next(
-                iter(nic_config.ip_configs), None
-            )
-            subnet_id = ip_config.subnet_id if ip_config else None
-        if not subnet_id and instance_nics:
-            subnet_id = next((c.subnet_id for n in instance_nics for c in n.ip_configs if c.subnet_id), None)
+        return await self._nsg_layers(scale_set, instance_nics, {})
 
+    async def _nsg_layers(
+        self,
+        scale_set: ScaleSet,
+        instance_nics: Sequence[InstanceNic] | None,
+        cache: dict[str, asyncio.Future[Any]],
+    ) -> list[NsgLayer]:
+        """`nsg_layers_for`, reading each subnet and NSG once among the callers sharing `cache`."""
+        path = inbound_path_of(scale_set, instance_nics)
+        subnet_id = path.subnet_id
         subnet_nsg_id = (
             await _shared_fetch(cache, "subnet:" + id_key(subnet_id), lambda: self._subnet_nsg_id(subnet_id))
             if subnet_id
             else None
         )
         layers: list[NsgLayer] = []
-        for where, nsg_id in (("subnet", subnet_nsg_id), ("NIC", nic_nsg_id)):
+        for where, nsg_id in (("subnet", subnet_nsg_id), ("NIC", path.nic_nsg_id)):
             if not nsg_id:
                 continue
             nsg = await _shared_fetch(
@@ -520,7 +723,7 @@ class Fleet:
 
         async def one(scale_set: ScaleSet) -> tuple[int, ...] | None:
             try:
-                layers = await self.nsg_layers_for(scale_set, None, cache)
+                layers = await self._nsg_layers(scale_set, None, cache)
             except FleetError:
                 if unknown_as_none:
                     return None
@@ -540,9 +743,32 @@ class Fleet:
 
     async def nat_mappings_for_many(self, scale_sets: Sequence[ScaleSet]) -> dict[str, NatResolution]:
         """NAT mappings of several scale sets, fetching each shared load balancer, public IP,
-        subnet and NSG once. Keyed by scale set id."""
+        subnet, NSG and resource group NIC list once. Keyed by scale set id; the first scale set
+        that fails raises its FleetError (`nat_mappings_many` reports each instead)."""
+        results = await self.nat_mappings_many(scale_sets)
+        for result in results.values():
+            if isinstance(result, FleetError):
+                raise result
+        return {key: result for key, result in results.items() if isinstance(result, NatResolution)}
+
+    async def nat_mappings_many(
+        self,
+        scale_sets: Sequence[ScaleSet],
+        instance_nics: Mapping[str, Sequence[InstanceNic]] | None = None,
+    ) -> dict[str, NatResolution | FleetError]:
+        """`nat_mappings_for_many`, with a scale set whose reads failed getting its FleetError
+        while every other one gets its mappings. `instance_nics`: NICs already read, by scale
+        set id (the others are read here)."""
         cache: dict[str, asyncio.Future[Any]] = {}
-        results = await asyncio.gather(*(self._nat_mappings(s, None, cache) for s in scale_sets))
+        given = instance_nics or {}
+
+        async def one(scale_set: ScaleSet) -> NatResolution | FleetError:
+            try:
+                return await self._nat_mappings(scale_set, given.get(scale_set.id), cache)
+            except FleetError as exc:
+                return exc
+
+        results = await asyncio.gather(*(one(s) for s in scale_sets))
         return {s.id: r for s, r in zip(scale_sets, results, strict=True)}
 
     async def _nat_mappings(
@@ -551,40 +777,96 @@ class Fleet:
         instance_nics: Sequence[InstanceNic] | None,
         cache: dict[str, asyncio.Future[Any]],
     ) -> NatResolution:
-        nics = list(instance_nics) if instance_nics is not None else await self.list_instance_nics(scale_set)
+        nics = list(instance_nics) if instance_nics is not None else await self._instance_nics(scale_set, None, cache)
         lb_ids = load_balancer_ids_of(scale_set, nics)
 
         async def load_balancer(lb_id: str) -> LoadBalancer | None:
+            from vmss_tui.azure.errors import AuthError
+
             try:
                 return await self.get_load_balancer(lb_id)
-            except NotFoundError:
+            except (NotFoundError, AuthError):
                 return None
-            except FleetError as exc:
-                from vmss_tui.azure.errors import AuthError
-
-                if isinstance(exc, AuthError):
-                    return None
-                raise
 
         lbs, layers = await asyncio.gather(
             asyncio.gather(
                 *(_shared_fetch(cache, "lb:" + id_key(i), lambda i=i: load_balancer(i)) for i in lb_ids)
             ),
-            self.nsg_layers_for(scale_set, nics, cache),
+            self._nsg_layers(scale_set, nics, cache),
         )
         found = [lb for lb in lbs if lb is not None]
-        return resolve_nat_mappings(scale_set, nics, found, verdict_function(layers))
+        notes: list[str] = []
+        queries = [q for lb in found for q in port_mapping_queries(scale_set, nics, lb)]
+        if queries:
+            answers = await self._query_port_mappings(queries, found, notes)
+            found = [with_port_mappings(lb, answers) for lb in found]
+        resolution = resolve_nat_mappings(scale_set, nics, found, verdict_function(layers))
+        if notes:
+            resolution = NatResolution(resolution.mappings, resolution.notes + tuple(notes))
+        return resolution
+
+    async def _query_port_mappings(
+        self, queries: Sequence[PortMappingQuery], load_balancers: Sequence[LoadBalancer], notes: list[str]
+    ) -> dict[PortMappingQuery, tuple[PortMapping, ...]]:
+        """Ask each pool for the port mappings of the given members (queryInboundNatRulePortMapping,
+        an LRO per member), reusing answers of the last PORT_MAPPING_TTL seconds while the
+        pool's NAT rules are unchanged. A failed query becomes a note."""
+        from azure.mgmt.network import models
+
+        from vmss_tui.azure.convert import port_mappings_from_sdk
+
+        by_lb = {id_key(lb.id): lb for lb in load_balancers}
+        operations = self._network.load_balancers
+        now = time.monotonic()
+        for stale in [k for k, (when, _) in self._port_mappings.items() if now - when >= PORT_MAPPING_TTL]:
+            del self._port_mappings[stale]
+        answers: dict[PortMappingQuery, tuple[PortMapping, ...]] = {}
+        failed: dict[str, int] = {}
+
+        async def one(query: PortMappingQuery) -> None:
+            lb = by_lb[id_key(query.load_balancer_id)]
+            rules = tuple(sorted(
+                (r.name.casefold(), r.protocol.casefold(), r.backend_port, r.frontend_port_range_start,
+                 r.frontend_port_range_end)
+                for r in lb.nat_rules
+                if r.is_v2 and same_id(r.backend_address_pool_id, query.pool_id)
+            ))
+            key = (id_key(query.pool_id), id_key(query.ip_configuration_id), rules)
+            remembered = self._port_mappings.get(key)
+            if remembered is not None and now - remembered[0] < PORT_MAPPING_TTL:
+                answers[query] = remembered[1]
+                return
+            group, lb_name = resource_group_of(lb.id) or lb.resource_group, lb.name
+            request = models.QueryInboundNatRulePortMappingRequest(
+                ip_configuration=models.SubResource(id=query.ip_configuration_id)
+            )
+            try:
+                poller = await self._call(lambda: operations.begin_list_inbound_nat_rule_port_mappings(
+                    group, lb_name, query.pool_name, request
+                ))
+                with self._errors():
+                    result = await poller.result()
+            except FleetError as exc:
+                log.debug("port mapping query of %s failed: %s", query.ip_configuration_id, exc.one_line())
+                failed[f"{lb.name}/{query.pool_name}"] = failed.get(f"{lb.name}/{query.pool_name}", 0) + 1
+                return
+            mappings = port_mappings_from_sdk(result)
+            self._port_mappings[key] = (now, mappings)
+            answers[query] = mappings
+
+        async def bounded(query: PortMappingQuery, gate: asyncio.Semaphore) -> None:
+            async with gate:
+                await one(query)
+
+        gate = asyncio.Semaphore(VM_ACTION_CONCURRENCY)
+        await asyncio.gather(*(bounded(q, gate) for q in queries))
+        for where, count in failed.items():
+            notes.append(f"load balancer {where}: the port mappings of {count} member(s) could not be queried")
+        return answers
 
     async def rollout_status(self, scale_set: ScaleSet) -> RolloutStatus | None:
-        """None when the scale set never rolled (404)."""
-        from vmss_tui.azure.convert import rollout_from_sdk
-
-        operations = self._compute.virtual_machine_scale_set_rolling_upgrades
-        try:
-            info = await self._call(lambda: operations.get_latest(scale_set.resource_group, scale_set.name))
-        except NotFoundError:
-            return None
-        return rollout_from_sdk(info)
+        """None when the scale set never rolled (404). The same as `latest_rollout`."""
+        return await self.latest_rollout(scale_set)
 
     # ------------------------------------------------------------ writes
 
@@ -602,7 +884,13 @@ class Fleet:
         instance_ids: Sequence[str],
         on_progress: ProgressCallback | None = None,
     ) -> OperationResult:
-        """One scale-set-level LRO for all the given instances; waits for its end."""
+        """Run `action` (one of INSTANCE_ACTIONS) on the given instances and wait for its end.
+
+        Uniform: one scale-set-level LRO for all of them. Flexible (instance ids are VM names):
+        update and delete are one scale-set-level LRO with the names (delete without force);
+        start, restart, power off, deallocate and reimage are one LRO per VM, VM_ACTION_CONCURRENCY
+        at a time, summed up in one result that names the VMs that failed.
+        """
         self._check_writable(action.replace("_", " "))
         if action not in INSTANCE_ACTIONS:
             raise FleetError(f"unknown instance action {action!r}", hint=f"one of {', '.join(INSTANCE_ACTIONS)}")
@@ -614,7 +902,22 @@ class Fleet:
         operations = self._compute.virtual_machine_scale_sets
         group, name = scale_set.resource_group, scale_set.name
         start: Callable[[], Awaitable[Any]]
-        if action in ("start", "restart", "power_off", "deallocate"):
+        if action in ("update", "delete"):
+            required = models.VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=ids)
+            if action == "update":
+                start = lambda: operations.begin_update_instances(group, name, required)  # noqa: E731
+            elif scale_set.is_flexible:
+                start = lambda: operations.begin_delete_instances(  # noqa: E731
+                    group, name, required, force_deletion=False
+                )
+            else:
+                start = lambda: operations.begin_delete_instances(group, name, required)  # noqa: E731
+        elif scale_set.is_flexible:
+            return await self._run_per_vm(scale_set, action, ids, on_progress)
+        elif action == "reimage":
+            reimage = models.VirtualMachineScaleSetReimageParameters(instance_ids=ids)
+            start = lambda: operations.begin_reimage(group, name, reimage)  # noqa: E731
+        else:
             begin = {
                 "start": operations.begin_start,
                 "restart": operations.begin_restart,
@@ -623,14 +926,65 @@ class Fleet:
             }[action]
             body = models.VirtualMachineScaleSetVMInstanceIDs(instance_ids=ids)
             start = lambda: begin(group, name, body)  # noqa: E731
-        elif action == "reimage":
-            reimage = models.VirtualMachineScaleSetReimageParameters(instance_ids=ids)
-            start = lambda: operations.begin_reimage(group, name, reimage)  # noqa: E731
-        else:
-            required = models.VirtualMachineScaleSetVMInstanceRequiredIDs(instance_ids=ids)
-            begin = operations.begin_update_instances if action == "update" else operations.begin_delete_instances
-            start = lambda: begin(group, name, required)  # noqa: E731
         return await self._run_lro(start, on_progress)
+
+    async def _run_per_vm(
+        self,
+        scale_set: ScaleSet,
+        action: str,
+        vm_names: Sequence[str],
+        on_progress: ProgressCallback | None,
+    ) -> OperationResult:
+        """One virtual-machine LRO per VM of a Flexible scale set; one result for them all."""
+        operations = self._compute.virtual_machines
+        begin = {
+            "start": operations.begin_start,
+            "restart": operations.begin_restart,
+            "power_off": operations.begin_power_off,
+            "deallocate": operations.begin_deallocate,
+            "reimage": operations.begin_reimage,
+        }[action]
+        known = {i.instance_id: i.resource_group for i in self._members.get(id_key(scale_set.id), ())}
+        gate = asyncio.Semaphore(VM_ACTION_CONCURRENCY)
+        reported: list[str] = []
+
+        async def progress(status: str) -> None:
+            if on_progress is None or status != "InProgress" or reported:
+                return
+            reported.append(status)  # the set is in progress once any VM is
+            result = on_progress(status)
+            if inspect.isawaitable(result):
+                await result
+
+        async def one(vm_name: str) -> InstanceFailure | None:
+            group = known.get(vm_name) or scale_set.resource_group
+            async with gate:
+                try:
+                    result = await self._run_lro(lambda: begin(group, vm_name), progress)
+                except FleetError as exc:
+                    return InstanceFailure(vm_name, exc.code, exc.message)
+            if result.status == "Succeeded":
+                return None
+            return InstanceFailure(vm_name, result.error_code, result.error_message or result.status)
+
+        outcomes = await asyncio.gather(*(one(n) for n in vm_names))
+        failures = tuple(f for f in outcomes if f is not None)
+        status = "Succeeded" if not failures else "Failed"
+        if on_progress is not None:
+            result = on_progress(status)
+            if inspect.isawaitable(result):
+                await result
+        if not failures:
+            return OperationResult(status)
+        first = failures[0]
+        detail = f"{first.instance_id}: {first.error_code + ': ' if first.error_code else ''}{first.error_message}"
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        message = f"{len(failures)} of {len(vm_names)} VMs failed: {detail}{more}"
+        codes = {f.error_code for f in failures}
+        return OperationResult(
+            status, error_code=first.error_code if len(codes) == 1 else None, error_message=message,
+            failures=failures,
+        )
 
     async def scale_to(
         self, scale_set: ScaleSet, capacity: int, on_progress: ProgressCallback | None = None
@@ -649,7 +1003,10 @@ class Fleet:
         )
 
     async def start_all(self, scale_set: ScaleSet, on_progress: ProgressCallback | None = None) -> OperationResult:
+        """Start every instance (Flexible: every VM of the set, one LRO each)."""
         self._check_writable("start all")
+        if scale_set.is_flexible:
+            return await self._run_on_every_vm(scale_set, "start", on_progress)
         operations = self._compute.virtual_machine_scale_sets
         return await self._run_lro(
             lambda: operations.begin_start(scale_set.resource_group, scale_set.name), on_progress
@@ -658,11 +1015,22 @@ class Fleet:
     async def power_off_all(
         self, scale_set: ScaleSet, on_progress: ProgressCallback | None = None
     ) -> OperationResult:
+        """Power off every instance (Flexible: every VM of the set, one LRO each)."""
         self._check_writable("stop all")
+        if scale_set.is_flexible:
+            return await self._run_on_every_vm(scale_set, "power_off", on_progress)
         operations = self._compute.virtual_machine_scale_sets
         return await self._run_lro(
             lambda: operations.begin_power_off(scale_set.resource_group, scale_set.name), on_progress
         )
+
+    async def _run_on_every_vm(
+        self, scale_set: ScaleSet, action: str, on_progress: ProgressCallback | None
+    ) -> OperationResult:
+        vms = await self._list_flexible_vms(scale_set)
+        if not vms:
+            return OperationResult("Succeeded")
+        return await self._run_per_vm(scale_set, action, [vm.instance_id for vm in vms], on_progress)
 
     async def _run_lro(self, start: Callable[[], Awaitable[Any]], on_progress: ProgressCallback | None) -> OperationResult:
         """Send the initial request, then poll to the end, reporting each new status."""
@@ -703,6 +1071,26 @@ class Fleet:
         status = _poller_status(poller) or "Succeeded"
         await report(status)
         return OperationResult(status)
+
+
+def escaped_url(url: str) -> str:
+    """`url` with what may not appear in a URL (spaces, quotes' neighbours, non-ASCII ...)
+    percent-encoded, and everything already encoded or reserved left as it is: the same link
+    whether the server escaped it or not."""
+    return quote(url, safe="!#$%&'()*+,/:;=?@[]~")
+
+
+def loggable_url(url: str) -> str:
+    """The path and query of a request URL for the log: only the values of well-known
+    parameters (api-version, $filter ...) are kept; any other value might be a secret."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return parts.path
+    shown = [
+        f"{key}={value}" if key.casefold() in _LOGGED_QUERY_VALUES else f"{key}=…"
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return f"{parts.path}?{'&'.join(shown)}"
 
 
 _heap_frozen = False

@@ -1,32 +1,25 @@
 """The `vmss-tui` entry point: the console, `get`, `ssh` and `sim`.
 
 Every failure ends as one line on stderr, "vmss-tui: <what> (<what to do>)", and a non-zero exit
-(2 for usage, 1 for failures, 130 for Ctrl-C); never a traceback. `get` never imports Textual.
+(2 for usage, 1 for failures, 3 for a partial `get`, 130 for Ctrl-C); never a traceback. `get` never imports Textual.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
-from vmss_tui.azure.errors import FleetError, NotFoundError
+from vmss_tui.azure.errors import FleetError
 from vmss_tui.azure.fleet import ConnectionSettings
-
-if TYPE_CHECKING:
-    from vmss_tui.azure.fleet import Fleet
-    from vmss_tui.domain.models import ScaleSet
 
 PROG = "vmss-tui"
 ENV_ENDPOINT = "VMSS_TUI_ARM_ENDPOINT"
 ENV_SUBSCRIPTION = "AZURE_SUBSCRIPTION_ID"
-GET_KINDS = ("scale-sets", "instances", "nat")
 DEMO_SPEED = 1.0  # simulated seconds per real second under --demo
 
 # Options that may come before or after the sub-command, and whether they take a value.
@@ -69,10 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     get = commands.add_parser("get", help="print scale sets, instances or NAT mappings",
                               description="Print scale sets, instances or NAT mappings (with NSG verdicts).")
-    get.add_argument("what", choices=GET_KINDS, help="what to list")
-    get.add_argument("--scale-set", metavar="NAME", help="only this scale set (default: every scale set)")
-    get.add_argument("-g", "--resource-group", metavar="RG", help="only this resource group")
-    get.add_argument("-o", "--output", choices=("table", "json"), default="table", help="output format")
+    from vmss_tui.cli.get import configure_get_parser
+
+    configure_get_parser(get)
     _add_global_options(get)
 
     ssh = commands.add_parser("ssh", help="open the console with an SSH session to an instance",
@@ -132,161 +124,6 @@ def with_config_subscription(settings: ConnectionSettings) -> ConnectionSettings
     return replace(settings, subscription_id=config.subscription)
 
 
-# ---------------------------------------------------------------- get
-
-
-def _scale_set_row(scale_set: ScaleSet) -> dict[str, Any]:
-    return {
-        "name": scale_set.name,
-        "resource_group": scale_set.resource_group,
-        "location": scale_set.location,
-        "sku": scale_set.sku,
-        "capacity": scale_set.capacity,
-        "upgrade_mode": scale_set.upgrade_mode,
-        "orchestration_mode": scale_set.orchestration_mode,
-        "provisioning_state": scale_set.provisioning_state,
-        "subscription_id": scale_set.subscription_id,
-    }
-
-
-async def _scale_sets_of(fleet: Fleet, args: argparse.Namespace) -> list[ScaleSet]:
-    if args.scale_set:
-        return [await fleet.get_scale_set(args.resource_group, args.scale_set)]
-    return await fleet.list_scale_sets(args.resource_group)
-
-
-async def _get_rows(fleet: Fleet, args: argparse.Namespace, notes: list[str]) -> list[dict[str, Any]]:
-    scale_sets = await _scale_sets_of(fleet, args)
-    if args.what == "scale-sets":
-        return [_scale_set_row(s) for s in scale_sets]
-    if args.what == "instances":
-        per_scale_set = await fleet.map_bounded(fleet.list_instances, scale_sets)
-        return [
-            {
-                "scale_set": i.scale_set,
-                "resource_group": i.resource_group,
-                "instance_id": i.instance_id,
-                "name": i.name,
-                "computer_name": i.computer_name,
-                "power_state": i.power_state,
-                "provisioning_state": i.provisioning_state,
-                "latest_model": i.latest_model,
-                "zone": i.zone,
-                "health": i.health,
-                "vm_size": i.vm_size,
-            }
-            for instances in per_scale_set
-            for i in instances
-        ]
-    resolutions = await fleet.nat_mappings_for_many(scale_sets)
-    rows: list[dict[str, Any]] = []
-    for scale_set in scale_sets:
-        resolution = resolutions[scale_set.id]
-        notes.extend(f"{scale_set.name}: {note}" for note in resolution.notes)
-        for m in resolution.mappings:
-            verdict = m.nsg
-            rows.append({
-                "scale_set": m.scale_set,
-                "resource_group": m.resource_group,
-                "instance_id": m.instance_id,
-                "protocol": m.protocol,
-                "backend_port": m.backend_port,
-                "frontend_ip": m.frontend_ip,
-                "frontend_port": m.frontend_port,
-                "frontend_state": m.frontend_state,
-                "load_balancer": m.load_balancer,
-                "rule": m.rule,
-                "kind": m.kind,
-                "nsg_allowed": verdict.allowed if verdict else None,
-                "nsg": verdict.nsg if verdict else None,
-                "nsg_rule": verdict.rule if verdict else None,
-                "nsg_sources": list(verdict.sources) if verdict else [],
-                "nsg_open_to_any": verdict.open_to_any if verdict else False,
-                "nsg_verdict": verdict.label if verdict else "unknown",
-            })
-    return rows
-
-
-async def _run_get(settings: ConnectionSettings, args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
-    from vmss_tui.azure.fleet import Fleet
-
-    notes: list[str] = []
-    async with await Fleet.open(settings) as fleet:
-        fleets = [fleet]
-        try:
-            if fleet.subscription_source == "listed":
-                # Neither --subscription nor a CLI default: every subscription the credential sees.
-                for sub_id, _ in fleet.listed_subscriptions[1:]:
-                    fleets.append(await fleet.with_subscription(sub_id))
-            rows: list[dict[str, Any]] = []
-            missing: list[FleetError] = []
-            for each in fleets:
-                try:
-                    rows.extend(await _get_rows(each, args, notes))
-                except NotFoundError as exc:
-                    if len(fleets) == 1 or not args.scale_set:
-                        raise
-                    missing.append(exc)  # the scale set may be in another subscription
-            if missing and len(missing) == len(fleets):
-                raise NotFoundError(
-                    f"scale set {args.scale_set} not found in any of {len(fleets)} subscriptions",
-                    hint="check the name, or pass --subscription",
-                )
-        finally:
-            for sibling in fleets[1:]:
-                await sibling.close()
-    return rows, notes
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value) if value else "-"
-    return str(value)
-
-
-TABLE_COLUMNS = {
-    "scale-sets": ("name", "resource_group", "location", "sku", "capacity", "upgrade_mode",
-                   "orchestration_mode", "provisioning_state"),
-    "instances": ("scale_set", "resource_group", "instance_id", "name", "computer_name", "power_state",
-                  "provisioning_state", "latest_model", "zone", "health"),
-    "nat": ("scale_set", "instance_id", "protocol", "backend_port", "frontend_ip", "frontend_port",
-            "load_balancer", "rule", "kind", "nsg_verdict"),
-}
-
-
-def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    headers = [c.upper() for c in columns]
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    for row in cells:
-        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-    return "\n".join(lines)
-
-
-def _print_get(args: argparse.Namespace, rows: list[dict[str, Any]], notes: list[str]) -> None:
-    if args.output == "json":
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-        for note in notes:
-            print(f"{PROG}: note: {note}", file=sys.stderr)
-        return
-    columns = list(TABLE_COLUMNS[args.what])
-    if args.what == "nat" and any(r["frontend_state"] != "public" for r in rows):
-        columns.insert(columns.index("load_balancer"), "frontend_state")
-    if len({r.get("subscription_id") for r in rows if "subscription_id" in r}) > 1:
-        columns.insert(0, "subscription_id")
-    if rows:
-        print(format_table(rows, columns))
-    else:
-        print(f"no {args.what.replace('-', ' ')} found", file=sys.stderr)
-    for note in notes:
-        print(f"note: {note}")
-
-
 # ---------------------------------------------------------------- console
 
 
@@ -295,30 +132,10 @@ def _run_console(
     ssh_target: tuple[str, str, str | None] | None,
     ssh_identity_file: Path | None = None,
 ) -> int:
-    try:
-        from vmss_tui.ui.app import run_console
-    except ImportError as exc:
-        if getattr(exc, "name", None) in ("vmss_tui.ui", "vmss_tui.ui.app") or "run_console" in str(exc):
-            print(f"{PROG}: the console is not part of this build yet (use `{PROG} get ...`)", file=sys.stderr)
-            return 1
-        print(f"{PROG}: cannot start the console: {exc} (reinstall with `pip install .`)", file=sys.stderr)
-        return 1
-    kwargs: dict[str, Any] = {"ssh_target": ssh_target}
-    if ssh_identity_file is not None and _takes_keyword(run_console, "ssh_identity_file"):
-        # The demo simulator's client key, tried first by SSH sessions. A console that cannot take
-        # it yet still reaches the demo's servers with the user's own ~/.ssh keys and agent.
-        kwargs["ssh_identity_file"] = str(ssh_identity_file)
-    return int(run_console(settings, **kwargs) or 0)
+    from vmss_tui.ui.app import run_console
 
-
-def _takes_keyword(function: Any, name: str) -> bool:
-    import inspect
-
-    try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    identity = str(ssh_identity_file) if ssh_identity_file is not None else None
+    return int(run_console(settings, ssh_target=ssh_target, ssh_identity_file=identity) or 0)
 
 
 # ---------------------------------------------------------------- main
@@ -349,15 +166,18 @@ def _dispatch(argv: list[str]) -> int:
             raise UsageError("--demo uses the simulator's own subscription (drop --subscription)")
         demo = _start_demo()
         settings = ConnectionSettings(
-            arm_endpoint=demo.endpoint, subscription_id=demo.subscription_id, read_only=settings.read_only
+            arm_endpoint=demo.endpoint, subscription_id=demo.subscription_id, read_only=settings.read_only,
+            bearer_token=demo.bearer_token,
         )
     try:
         if args.command == "get":
             if demo is None:
                 settings = with_config_subscription(settings)
-            rows, notes = asyncio.run(_run_get(settings, args))
-            _print_get(args, rows, notes)
-            return 0
+            from vmss_tui.cli.get import run_get
+
+            if demo is not None:
+                args.demo_identity_file = demo.ssh_client_key_path  # `get disks --guest` logs in with it
+            return run_get(settings, args)
         identity = demo.ssh_client_key_path if demo is not None else None
         if args.command == "ssh":
             return _run_console(settings, (args.scale_set, args.instance_id, args.resource_group), identity)

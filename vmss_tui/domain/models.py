@@ -19,6 +19,9 @@ POWER_DEALLOCATING = "deallocating"
 POWER_DEALLOCATED = "deallocated"
 POWER_UNKNOWN = "unknown"
 
+ORCHESTRATION_UNIFORM = "Uniform"
+ORCHESTRATION_FLEXIBLE = "Flexible"
+
 KIND_POOL = "pool"  # inbound NAT pool (V1): per-instance rules `{pool}.{instanceId}`
 KIND_RULE_V2 = "rule-v2"  # NAT rule V2: port range + backend address pool
 
@@ -94,6 +97,12 @@ class ScaleSet:
     data_disks: tuple[DataDiskModel, ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
     raw: Any = _raw()
+    source: str = "arm"  # SOURCE_ARM | SOURCE_RESOURCE_GRAPH (which lags ARM by up to a minute)
+
+    @property
+    def is_flexible(self) -> bool:
+        """Flexible orchestration: the instances are standalone virtual machines."""
+        return self.orchestration_mode.casefold() == ORCHESTRATION_FLEXIBLE.casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,21 +122,26 @@ class DiskInfo:
 
 @dataclass(frozen=True, slots=True)
 class Instance:
+    """A scale-set instance: a scale-set VM (Uniform) or a virtual machine of the set (Flexible)."""
+
     id: str  # resource id, the key for rows
     scale_set: str
     resource_group: str
-    instance_id: str
+    instance_id: str  # Uniform: the decimal instance id; Flexible: the VM name
     name: str
     computer_name: str | None
     power_state: str  # POWER_* short code
     provisioning_state: str  # Creating | Updating | Succeeded | Failed | Deleting
-    latest_model: bool | None
+    latest_model: bool | None  # None: ARM does not say (always so for Flexible VMs)
     zone: str | None = None
     health: str | None = None  # healthy | unhealthy | unknown | initializing (HealthState/*)
     vm_size: str | None = None
     os_disk: DiskInfo | None = None
     data_disks: tuple[DiskInfo, ...] = ()
     status_message: str | None = None  # the message of a failed provisioning status
+    orchestration_mode: str = ORCHESTRATION_UNIFORM
+    fault_domain: int | None = None  # platformFaultDomain, where ARM reports one
+    nic_ids: tuple[str, ...] = ()  # the VM's networkProfile.networkInterfaces ids
     raw: Any = _raw()
 
     @property
@@ -148,14 +162,16 @@ class InstanceIpConfig:
 
 @dataclass(frozen=True, slots=True)
 class InstanceNic:
-    """A network interface of a scale-set instance (from the VMSS NIC list)."""
+    """A network interface of a scale-set instance (Uniform: from the scale set's NIC list;
+    Flexible: a standalone NIC of the resource group attached to one of the set's VMs)."""
 
     id: str
     name: str
-    instance_id: str
+    instance_id: str  # Uniform: the instance id; Flexible: the VM name
     primary: bool = False
     nsg_id: str | None = None
     ip_configs: tuple[InstanceIpConfig, ...] = ()
+    virtual_machine_id: str | None = None  # the VM it is attached to (None: attached to none)
 
     @property
     def primary_private_ip(self) -> str | None:
@@ -336,15 +352,73 @@ class RolloutStatus:
     pending: int = 0
     error_code: str | None = None
     error_message: str | None = None
+    policy: RollingPolicy | None = None  # the policy this rollout runs under (ARM's copy)
+    last_action_time: str | None = None
+    end_time: str | None = None  # lastActionTime once the code is final (ARM sends no end time)
+    error_details: tuple[ArmErrorDetail, ...] = ()  # e.g. one per instance a cancel left behind
+
+    @property
+    def is_running(self) -> bool:
+        return self.code in ("RollingForward", "RollingBack")
+
+
+@dataclass(frozen=True, slots=True)
+class ArmErrorDetail:
+    """One entry of an ARM error's `details`."""
+
+    code: str | None
+    target: str | None
+    message: str | None
+
+
+# Where a ScaleSet came from.
+SOURCE_ARM = "arm"
+SOURCE_RESOURCE_GRAPH = "resource-graph"
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedDisk:
+    """A managed disk resource (Microsoft.Compute/disks), attached or not."""
+
+    id: str
+    name: str
+    resource_group: str
+    location: str
+    size_gb: int | None
+    sku: str | None  # Premium_LRS, StandardSSD_LRS ...
+    state: str | None  # diskState: Unattached | Attached | Reserved | ActiveSAS ...
+    managed_by: str | None  # resource id of the VM (or scale-set VM) it is attached to; None: unattached
+    create_option: str | None  # Empty | FromImage | Copy | Attach ...
+    zone: str | None = None
+    lun: int | None = None  # where known (from the VM that has it attached)
+    os_type: str | None = None  # set on OS disks
+    provisioning_state: str | None = None
+    time_created: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    raw: Any = _raw()
+
+    @property
+    def is_attached(self) -> bool:
+        return bool(self.managed_by)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceFailure:
+    """One instance whose part of an action failed."""
+
+    instance_id: str
+    error_code: str | None = None
+    error_message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OperationResult:
-    """The end of a long-running operation."""
+    """The end of a long-running operation (or of one per VM, for a Flexible scale set's VMs)."""
 
     status: str  # Succeeded | Failed | Canceled
     error_code: str | None = None
     error_message: str | None = None
+    failures: tuple[InstanceFailure, ...] = ()  # per-VM actions: the VMs whose operation failed
 
 
 @dataclass(frozen=True, slots=True)

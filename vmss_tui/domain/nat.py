@@ -8,7 +8,9 @@ Done where `az vmss list-instance-connection-info` goes wrong:
   whose backendIPConfiguration is the instance NIC's ip configuration, or which the NIC's ip
   configuration lists); the port is the rule's, never range start + instance id;
 * NAT rules V2 are read from the backend pool's per-address `inboundNatRulesPortMapping`,
-  matched by rule name AND backend port, never "the first mapping";
+  matched by rule name AND backend port, never "the first mapping"; where a pool does not list
+  them for an instance's ip configuration, `port_mapping_queries` says which to ask the load
+  balancer for (queryInboundNatRulePortMapping) and `with_port_mappings` adds the answers;
 * only rules reaching this scale set's instances count (two scale sets can share a load balancer);
 * an unallocated public IP, an internal load balancer and no load balancer give a state and a note.
 
@@ -19,7 +21,7 @@ a V2 mapping's `rule` is the NAT rule's name.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vmss_tui.domain.arm_ids import (
     id_key,
@@ -35,6 +37,8 @@ from vmss_tui.domain.models import (
     FRONTEND_UNALLOCATED,
     KIND_POOL,
     KIND_RULE_V2,
+    BackendAddress,
+    BackendPool,
     Frontend,
     InstanceNic,
     LoadBalancer,
@@ -42,6 +46,7 @@ from vmss_tui.domain.models import (
     NatPool,
     NatResolution,
     NatRule,
+    PortMapping,
     ScaleSet,
 )
 from vmss_tui.domain.nsg import InboundPath, NsgVerdictFn
@@ -311,3 +316,91 @@ def resolve_nat_mappings(
     return resolver.result()
 
 
+@dataclass(frozen=True, slots=True)
+class PortMappingQuery:
+    """An instance's ip configuration in a NAT rule V2's backend pool whose port mappings the
+    load balancer does not list: ask it (queryInboundNatRulePortMapping on the pool)."""
+
+    load_balancer_id: str
+    pool_id: str
+    pool_name: str
+    ip_configuration_id: str
+
+
+def _ip_config_ids_in_pool(resolver: _Resolver, nics: Sequence[InstanceNic], pool: BackendPool) -> dict[str, str]:
+    """id key -> id of this scale set's ip configurations that are members of `pool`."""
+    found: dict[str, str] = {}
+    for nic in nics:
+        for ip_config in nic.ip_configs:
+            if any(same_id(pool_id, pool.id) for pool_id in ip_config.backend_pool_ids):
+                ip_config_id = f"{nic.id}/ipConfigurations/{ip_config.name}"
+                found.setdefault(id_key(ip_config_id), ip_config_id)
+    members = [*pool.backend_ip_configuration_ids, *(a.ip_configuration_id for a in pool.addresses)]
+    for ip_config_id in members:
+        if ip_config_id and resolver.instance_of_ip_config(ip_config_id) is not None:
+            found.setdefault(id_key(ip_config_id), ip_config_id)
+    return found
+
+
+def port_mapping_queries(
+    scale_set: ScaleSet, instance_nics: Sequence[InstanceNic], load_balancer: LoadBalancer
+) -> tuple[PortMappingQuery, ...]:
+    """The ip configurations of `scale_set`'s instances that are in the backend pool of a NAT
+    rule V2 of `load_balancer` while the pool lists no port mapping of that rule for them."""
+    resolver = _Resolver(scale_set, instance_nics, None)
+    pools = {id_key(p.id): p for p in load_balancer.backend_pools}
+    queries: dict[tuple[str, str], PortMappingQuery] = {}
+    for rule in load_balancer.nat_rules:
+        if not rule.is_v2:
+            continue
+        pool = pools.get(id_key(rule.backend_address_pool_id))
+        if pool is None:
+            continue
+        covered = {
+            id_key(address.ip_configuration_id)
+            for address in pool.addresses
+            if address.ip_configuration_id
+            and any(m.rule_name.casefold() == rule.name.casefold() for m in address.port_mappings)
+        }
+        for key, ip_config_id in _ip_config_ids_in_pool(resolver, instance_nics, pool).items():
+            if key not in covered:
+                queries.setdefault(
+                    (id_key(pool.id), key),
+                    PortMappingQuery(load_balancer.id, pool.id, pool.name, ip_config_id),
+                )
+    return tuple(queries.values())
+
+
+def with_port_mappings(
+    load_balancer: LoadBalancer, answers: Mapping[PortMappingQuery, Sequence[PortMapping]]
+) -> LoadBalancer:
+    """`load_balancer` with the queried port mappings in its pools' backend addresses."""
+    by_pool: dict[str, dict[str, tuple[str, tuple[PortMapping, ...]]]] = {}
+    for query, mappings in answers.items():
+        if same_id(query.load_balancer_id, load_balancer.id):
+            by_pool.setdefault(id_key(query.pool_id), {})[id_key(query.ip_configuration_id)] = (
+                query.ip_configuration_id, tuple(mappings),
+            )
+    if not by_pool:
+        return load_balancer
+    pools: list[BackendPool] = []
+    for pool in load_balancer.backend_pools:
+        answered = dict(by_pool.get(id_key(pool.id), {}))
+        if not answered:
+            pools.append(pool)
+            continue
+        addresses: list[BackendAddress] = []
+        for address in pool.addresses:
+            found = answered.pop(id_key(address.ip_configuration_id), None) if address.ip_configuration_id else None
+            if found is None:
+                addresses.append(address)
+                continue
+            known = {(m.rule_name.casefold(), m.frontend_port, m.backend_port) for m in address.port_mappings}
+            extra = tuple(m for m in found[1] if (m.rule_name.casefold(), m.frontend_port, m.backend_port) not in known)
+            addresses.append(replace(address, port_mappings=address.port_mappings + extra))
+        addresses.extend(
+            BackendAddress(name=None, ip_address=None, ip_configuration_id=ip_config_id, port_mappings=mappings)
+            for ip_config_id, mappings in answered.values()
+        )
+        pools.append(replace(pool, addresses=tuple(addresses)))
+    return replace(load_balancer, backend_pools=tuple(pools))

@@ -3,7 +3,12 @@
 The target is the frontend `ip:port` of the NAT mapping of the instance's SSH backend port. When
 there is no public mapping (internal load balancer, no load balancer, address not allocated) the
 reason is returned as one line, and if a jump host is configured the instance's private IP is
-reached through it instead (OpenSSH `ProxyJump` style).
+reached through it instead (OpenSSH `ProxyJump` style). A stopped or deallocated instance gets no
+target and says so (`TargetChoice.not_running`), so the console can offer to start it.
+
+`instance_mappings` is the one ranking of an instance's mappings (the SSH column and `s` both use
+`ssh_mapping`, its first): reachable public frontends first, then those no NSG blocks, then by
+load balancer, rule and port so the choice is stable.
 """
 
 from __future__ import annotations
@@ -15,11 +20,18 @@ from vmss_tui.domain.models import (
     FRONTEND_PRIVATE,
     FRONTEND_PUBLIC,
     FRONTEND_UNALLOCATED,
+    POWER_DEALLOCATED,
+    POWER_DEALLOCATING,
+    POWER_STOPPED,
+    POWER_STOPPING,
     Instance,
     NatMapping,
     NatResolution,
     ScaleSet,
 )
+
+# Power states in which nothing answers on the instance (its NAT port refuses or times out).
+NOT_RUNNING_STATES = (POWER_STOPPED, POWER_DEALLOCATED, POWER_STOPPING, POWER_DEALLOCATING)
 
 # user@host:port, user@[v6]:port, host, [v6]:port ...
 _JUMP_RE = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:@\s\[\]]+))(?::(?P<port>\d+))?$")
@@ -85,10 +97,12 @@ class TargetChoice:
     target: SshTarget | None
     reason: str | None = None  # one line; None when the target is the public NAT mapping
     mapping: NatMapping | None = None
+    not_running: str | None = None  # the power state (stopped, deallocated ...) when that is why there is none
 
 
 def instance_mappings(resolution: NatResolution, scale_set: str, instance_id: str, backend_port: int) -> list[NatMapping]:
-    """The TCP NAT mappings of one instance's backend port, reachable ones first."""
+    """The TCP NAT mappings of one instance's backend port of `scale_set`, best first: an allocated
+    public frontend, then private, then unallocated; within those, one no NSG blocks first."""
     wanted = scale_set.casefold()
     found = [
         m
@@ -99,8 +113,23 @@ def instance_mappings(resolution: NatResolution, scale_set: str, instance_id: st
         and (not m.scale_set or m.scale_set.casefold() == wanted)
     ]
     rank = {FRONTEND_PUBLIC: 0, FRONTEND_PRIVATE: 1, FRONTEND_UNALLOCATED: 2}
-    found.sort(key=lambda m: (m.frontend_ip is None, rank.get(m.frontend_state, 3), m.load_balancer, m.rule))
+    found.sort(key=lambda m: (
+        m.frontend_ip is None,
+        rank.get(m.frontend_state, 3),
+        m.nsg is not None and m.nsg.allowed is False,
+        m.load_balancer,
+        m.rule,
+        m.frontend_port,
+    ))
     return found
+
+
+def ssh_mapping(resolution: NatResolution | None, scale_set: str, instance_id: str, backend_port: int = 22) -> NatMapping | None:
+    """The mapping an SSH session to this instance uses (the first of `instance_mappings`), or None."""
+    if resolution is None:
+        return None
+    mappings = instance_mappings(resolution, scale_set, instance_id, backend_port)
+    return mappings[0] if mappings else None
 
 
 def _no_public_reason(
@@ -147,6 +176,12 @@ def choose_ssh_target(
     """
     user = username or scale_set.admin_username or fallback_username
     name = f"{scale_set.name}/{instance.instance_id}"
+    if instance.power_state in NOT_RUNNING_STATES:
+        return TargetChoice(
+            target=None,
+            reason=f"instance {name} is {instance.power_state}: start it to connect",
+            not_running=instance.power_state,
+        )
     mappings = instance_mappings(resolution, scale_set.name, instance.instance_id, backend_port)
     public = [m for m in mappings if m.frontend_state == FRONTEND_PUBLIC and m.frontend_ip]
     if public:

@@ -10,13 +10,20 @@ Authentication: ssh-agent keys, then key files (settings/flag, ~/.ssh/config Ide
 password and keyboard-interactive ask `prompts.ask_password`. Secrets are passed straight to
 asyncssh and never logged, stored or put in an error message.
 
+`run()` uses the same connection, host-key and authentication code for one command without a
+PTY (the guest inspection, health checks). Non-interactive prompts (`non_interactive_prompts`)
+refuse a host key never seen (`HOST_KEY_UNKNOWN`) unless they accept new keys, as OpenSSH's
+`StrictHostKeyChecking=accept-new` does; a changed key is refused either way.
+
 Every failure is an `SshFailure` whose str() is one line for people.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import enum
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -37,6 +44,8 @@ logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
 TERM_TYPE = "xterm-256color"
 MAX_SECRET_ATTEMPTS = 3
+MAX_COMMAND_OUTPUT = 8 * 1024 * 1024  # bytes kept per stream of `run()`; the rest is dropped
+AUTH_HINT = "give the right key with -i PATH or [ssh] identity_file in the config"
 
 T = TypeVar("T")
 
@@ -48,6 +57,7 @@ class FailureKind(enum.StrEnum):
     AUTH = "auth"
     HOST_KEY_CHANGED = "host-key-changed"
     HOST_KEY_REJECTED = "host-key-rejected"
+    HOST_KEY_UNKNOWN = "host-key-unknown"  # never seen, and the prompts are not interactive
     DISCONNECTED = "disconnected"
     PROTOCOL = "protocol"
     CONFIG = "config"
@@ -69,6 +79,11 @@ class SshPrompts:
     confirm_host_key: Callable[[HostKeyCheck], Awaitable[bool]]
     ask_passphrase: Callable[[str, int], Awaitable[str | None]]  # (key file label, attempt 1..)
     ask_password: Callable[[str, int], Awaitable[str | None]]  # (prompt, attempt 1..)
+    interactive: bool = True  # False: nobody is asked; an unknown host key is HOST_KEY_UNKNOWN
+
+
+async def _no_secret(_label: str, _attempt: int) -> str | None:
+    return None
 
 
 def refuse_all_prompts() -> SshPrompts:
@@ -77,10 +92,18 @@ def refuse_all_prompts() -> SshPrompts:
     async def no_key(_check: HostKeyCheck) -> bool:
         return False
 
-    async def no_secret(_label: str, _attempt: int) -> str | None:
-        return None
+    return SshPrompts(no_key, _no_secret, _no_secret)
 
-    return SshPrompts(no_key, no_secret, no_secret)
+
+def non_interactive_prompts(accept_new: bool = False) -> SshPrompts:
+    """For commands nobody watches (`vmss-tui get`, surveys, health checks): no secret is asked;
+    a host key never seen is trusted and saved only with `accept_new` (trust on first use);
+    a changed key is refused whatever this says."""
+
+    async def new_key(_check: HostKeyCheck) -> bool:
+        return accept_new
+
+    return SshPrompts(new_key, _no_secret, _no_secret, interactive=False)
 
 
 class SessionState(enum.StrEnum):
@@ -90,14 +113,27 @@ class SessionState(enum.StrEnum):
     CLOSED = "closed"
 
 
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """The end of one command run without a PTY."""
+
+    exit_status: int | None  # None when the command was killed by a signal or the channel closed
+    stdout: str
+    stderr: str
+    exit_signal: str | None = None
+    truncated: bool = False  # more than MAX_COMMAND_OUTPUT bytes on a stream
+
+
 @dataclass
 class _AuthState:
     """Per connection attempt: which keys and prompts were used."""
 
     sources: KeySources
     pending_files: list[Path]
+    destination: str = ""  # whose password is asked: user@host:port, or "jump host user@host"
     agent_keys_done: bool = False
     password_attempts: int = 0
+    password_cancelled: bool = False
     tried: list[str] = field(default_factory=list)
     key_errors: list[str] = field(default_factory=list)
 
@@ -263,18 +299,61 @@ class SshSession:
 
     # ----- connecting -----------------------------------------------------------------------
 
-    async def _open(self) -> None:
+    async def run(self, command: str, *, time_limit: float = 60.0) -> CommandResult:
+        """Connect, run `command` without a PTY (stdin empty), and close. Raises SshFailure when
+        it cannot connect, and SshFailure(TIMEOUT) when the command outlives `time_limit` seconds
+        (connecting has its own `settings.connect_timeout`)."""
+        if self.state in (SessionState.CONNECTING, SessionState.CONNECTED):
+            raise SshFailure(FailureKind.CONFIG, "already connected")
+        self._closing = False
+        try:
+            conn = await self._open_connection()
+            try:
+                result = await asyncio.wait_for(_run_limited(conn, command), time_limit)
+                log.info("ssh %s: command ended: exit status %s", self.target.destination,
+                         result.exit_status if result.exit_signal is None else f"signal {result.exit_signal}")
+                return result
+            except TimeoutError:
+                raise SshFailure(
+                    FailureKind.TIMEOUT, f"{self.target.endpoint}: the command did not finish within {time_limit:g} s"
+                ) from None
+            except asyncssh.ChannelOpenError as exc:
+                raise SshFailure(FailureKind.PROTOCOL, f"{self.target.endpoint} refused to run a command: {exc.reason}") from None
+            except (asyncssh.Error, OSError) as exc:
+                raise self._failure(exc, self.target.endpoint, self.target.username, None) from None
+        finally:
+            await self._close_connections()
+
+    async def _open_connection(self) -> asyncssh.SSHClientConnection:
+        """The verified, authenticated connection to the target (through the jump host if any)."""
+        try:
+            conn = await self._connect_target()
+        except SshFailure as failure:
+            log.info("ssh %s: %s: %s", self.target.destination, failure.kind, failure)
+            raise
+        log.info("ssh %s: connected%s", self.target.destination,
+                 f" through jump host {self.target.jump.spec}" if self.target.jump else "")
+        return conn
+
+    async def _connect_target(self) -> asyncssh.SSHClientConnection:
         target = self.target
         tunnel = None
         if target.jump is not None:
             jump = target.jump
+            jump_user = jump.user or target.username
             self._jump_conn = await self._connect_verified(
-                jump.host, jump.port, jump.user or target.username, tunnel=None, what=f"jump host {jump.spec}"
+                jump.host, jump.port, jump_user, tunnel=None, what=f"jump host {jump.spec}",
+                who=f"jump host {jump_user}@{JumpHost(jump.host, jump.port).spec}",
             )
             tunnel = self._jump_conn
         self._conn = await self._connect_verified(
-            target.host, target.port, target.username, tunnel=tunnel, what=target.endpoint
+            target.host, target.port, target.username, tunnel=tunnel, what=target.endpoint, who=target.destination
         )
+        return self._conn
+
+    async def _open(self) -> None:
+        target = self.target
+        self._conn = await self._open_connection()
         self._pty_size = self._size
         try:
             channel, _session = await self._deadline(
@@ -292,8 +371,9 @@ class SshSession:
         self._channel = channel
 
     async def _connect_verified(
-        self, host: str, port: int, username: str, *, tunnel: Any, what: str
+        self, host: str, port: int, username: str, *, tunnel: Any, what: str, who: str
     ) -> asyncssh.SSHClientConnection:
+        """`who` names the account in password prompts (the jump host's, when it is the jump host)."""
         trusted = await asyncio.to_thread(self._known_hosts.keys_for, host, port)
         for _ in range(2):  # second round after the user trusted an unknown key
             sources = await asyncio.to_thread(
@@ -306,7 +386,7 @@ class SshSession:
                 use_default_keys=self.settings.use_default_keys,
                 ssh_config=self.settings.ssh_config,
             )
-            auth = _AuthState(sources=sources, pending_files=list(sources.key_files))
+            auth = _AuthState(sources=sources, pending_files=list(sources.key_files), destination=who)
             client = _Client(self, auth)
             try:
                 return await self._deadline(
@@ -349,6 +429,8 @@ class SshSession:
             finally:
                 self._prompting -= 1
             if not accepted:
+                if not self.prompts.interactive:
+                    raise SshFailure(FailureKind.HOST_KEY_UNKNOWN, check.describe(), host_key=check)
                 raise SshFailure(
                     FailureKind.HOST_KEY_REJECTED, f"host key of {host_pattern(host, port)} not trusted: cancelled"
                 )
@@ -404,10 +486,15 @@ class SshSession:
         if isinstance(exc, ConnectionRefusedError):
             return SshFailure(FailureKind.REFUSED, f"{what} refused the connection: nothing listens on that port")
         if isinstance(exc, asyncssh.PermissionDenied):
-            tried = ", ".join(auth.tried) if auth and auth.tried else "nothing"
+            if auth and auth.tried:
+                tried = ", ".join(auth.tried)
+            elif auth and auth.key_errors:
+                tried = "no usable key"
+            else:
+                tried = "nothing: no ssh-agent keys and no key files"
             extra = f"; {auth.key_errors[0]}" if auth and auth.key_errors else ""
             return SshFailure(
-                FailureKind.AUTH, f"authentication failed for {username}@{what} (tried {tried}){extra}"
+                FailureKind.AUTH, f"authentication failed for {username}@{what} (tried {tried}){extra}; {AUTH_HINT}"
             )
         if isinstance(exc, asyncssh.ChannelOpenError):
             # Through a jump host: the jump host could not reach the target.
@@ -432,7 +519,7 @@ class SshSession:
             if auth.sources.agent_path:
                 keys = await self._agent_keys(auth.sources.agent_path)
                 if keys:
-                    auth.tried.append(f"ssh-agent ({len(keys)} keys)")
+                    auth.tried.append(describe_agent_keys(keys))
                     return keys
         while auth.pending_files:
             path = auth.pending_files.pop(0)
@@ -465,6 +552,9 @@ class SshSession:
         except ValueError as exc:
             auth.key_errors.append(str(exc))
             return None
+        if not self.prompts.interactive:
+            auth.key_errors.append(f"key {_label(path)} needs its passphrase, which is not asked here (add it to ssh-agent)")
+            return None
         for attempt in range(1, MAX_SECRET_ATTEMPTS + 1):
             self._prompting += 1
             try:
@@ -488,17 +578,21 @@ class SshSession:
         return None
 
     async def _ask_password(self, auth: _AuthState, prompt: str) -> str | None:
-        if auth.password_attempts >= MAX_SECRET_ATTEMPTS:
+        if auth.password_attempts >= MAX_SECRET_ATTEMPTS or auth.password_cancelled or not self.prompts.interactive:
             return None
         auth.password_attempts += 1
         if "password" not in auth.tried:
             auth.tried.append("password")
-        label = f"{prompt.rstrip(': ')} for {self.target.username}@{self.target.endpoint}"
+        label = f"{prompt.rstrip(': ')} for {auth.destination or self.target.destination}"
         self._prompting += 1
         try:
-            return await self.prompts.ask_password(label, auth.password_attempts)
+            answer = await self.prompts.ask_password(label, auth.password_attempts)
         finally:
             self._prompting -= 1
+        if answer is None:
+            # Cancelled: keyboard-interactive would ask the same again; do not.
+            auth.password_cancelled = True
+        return answer
 
     # ----- closing --------------------------------------------------------------------------
 
@@ -551,6 +645,56 @@ class SshSession:
                 pass
         self._conn = None
         self._jump_conn = None
+
+
+def key_pair_fingerprint(pair: asyncssh.SSHKeyPair) -> str:
+    """`SHA256:...` of a key pair's public key, as `ssh-keygen -l` prints it."""
+    digest = hashlib.sha256(pair.public_data).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def describe_agent_keys(keys: list[asyncssh.SSHKeyPair], shown: int = 3) -> str:
+    """`ssh-agent keys me@laptop, SHA256:abc... and 2 more`: by comment, else by fingerprint."""
+    names = []
+    for pair in keys[:shown]:
+        comment = (pair.get_comment() or "").strip()
+        names.append(comment.splitlines()[0][:60] if comment else key_pair_fingerprint(pair))
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return f"ssh-agent key{'s' if len(keys) > 1 else ''} {', '.join(names)}{more}"
+
+
+async def _run_limited(conn: asyncssh.SSHClientConnection, command: str) -> CommandResult:
+    """Run `command` (no PTY, empty stdin), keeping at most MAX_COMMAND_OUTPUT bytes per stream."""
+    process = await conn.create_process(command, stdin=asyncssh.DEVNULL, encoding=None)
+    truncated = False
+
+    async def drain(stream: asyncssh.SSHReader[bytes]) -> bytes:
+        nonlocal truncated
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = await stream.read(65536)
+            if not chunk:
+                return b"".join(chunks)
+            if size < MAX_COMMAND_OUTPUT:
+                chunks.append(chunk[: MAX_COMMAND_OUTPUT - size])
+            if size + len(chunk) > MAX_COMMAND_OUTPUT:
+                truncated = True
+            size += len(chunk)
+
+    try:
+        out, err = await asyncio.gather(drain(process.stdout), drain(process.stderr))
+        await process.wait_closed()
+    finally:
+        process.close()
+    signal = process.exit_signal[0] if process.exit_signal else None
+    return CommandResult(
+        exit_status=process.exit_status if signal is None else None,
+        stdout=out.decode("utf-8", errors="replace"),
+        stderr=err.decode("utf-8", errors="replace"),
+        exit_signal=signal,
+        truncated=truncated,
+    )
 
 
 def _label(path: Path) -> str:

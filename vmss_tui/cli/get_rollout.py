@@ -1,0 +1,135 @@
+"""`vmss-tui get rollout --scale-set NAME [-g RG] [-o table|json]`: a scale set's rollout for scripts.
+
+One poll (rollingUpgrades/latest plus one paged instance list), printed as one JSON object or as
+a summary and a table of instances. Never imports Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from vmss_tui.azure.errors import NotFoundError
+from vmss_tui.domain.rollout import instance_rollout_state
+
+if TYPE_CHECKING:
+    from vmss_tui.azure.fleet import ConnectionSettings, Fleet
+    from vmss_tui.azure.rollouts import RolloutPoll
+    from vmss_tui.domain.models import ScaleSet
+
+PROG = "vmss-tui"
+INSTANCE_COLUMNS = ("instance_id", "state", "latest_model", "provisioning_state", "power_state", "health")
+
+
+def rollout_document(scale_set: ScaleSet, poll: RolloutPoll) -> dict[str, Any]:
+    """The JSON object `get rollout -o json` prints."""
+    status = poll.status
+    return {
+        "scale_set": scale_set.name,
+        "resource_group": scale_set.resource_group,
+        "subscription_id": scale_set.subscription_id,
+        "orchestration_mode": scale_set.orchestration_mode,
+        "upgrade_mode": scale_set.upgrade_mode,
+        "status": status.code if status else None,
+        "successful": status.successful if status else 0,
+        "failed": status.failed if status else 0,
+        "in_progress": status.in_progress if status else 0,
+        "pending": status.pending if status else 0,
+        "error_code": status.error_code if status else None,
+        "error_message": status.error_message if status else None,
+        "started_at": status.start_time if status else None,
+        "last_action": status.last_action if status else None,
+        "last_action_time": status.last_action_time if status else None,
+        "instances": [
+            {
+                "instance_id": i.instance_id,
+                "state": instance_rollout_state(i),
+                "latest_model": i.latest_model,
+                "provisioning_state": i.provisioning_state,
+                "power_state": i.power_state,
+                "health": i.health,
+            }
+            for i in poll.instances
+        ],
+    }
+
+
+async def _find(fleets: list[Fleet], resource_group: str | None, name: str) -> tuple[Fleet, ScaleSet]:
+    """The scale set in the first subscription that has it (the scale set may be in any listed one)."""
+    last: NotFoundError | None = None
+    for fleet in fleets:
+        try:
+            return fleet, await fleet.get_scale_set(resource_group, name)
+        except NotFoundError as exc:
+            last = exc
+    if len(fleets) > 1:
+        raise NotFoundError(f"scale set {name} not found in any of {len(fleets)} subscriptions",
+                            hint="check the name, or pass --subscription")
+    assert last is not None
+    raise last
+
+
+async def _fetch(settings: ConnectionSettings, resource_group: str | None, name: str) -> dict[str, Any]:
+    from vmss_tui.azure.fleet import Fleet
+
+    async with await Fleet.open(settings) as fleet:
+        fleets = [fleet]
+        try:
+            if fleet.subscription_source == "listed":
+                for sub_id, _ in fleet.listed_subscriptions[1:]:
+                    fleets.append(await fleet.with_subscription(sub_id))
+            owner, scale_set = await _find(fleets, resource_group, name)
+            return rollout_document(scale_set, await owner.rollout_poll(scale_set))
+        finally:
+            for sibling in fleets[1:]:
+                await sibling.close()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def format_rollout(document: dict[str, Any]) -> str:
+    from vmss_tui.cli.get import format_table
+
+    status = document["status"] or "none (no rolling upgrade has run)"
+    lines = [
+        f"scale set:  {document['scale_set']} ({document['resource_group']}, {document['upgrade_mode']} policy)",
+        f"status:     {status}",
+    ]
+    if document["status"]:
+        lines.append(f"progress:   {document['successful']} successful, {document['failed']} failed, "
+                     f"{document['in_progress']} in progress, {document['pending']} pending")
+        lines.append(f"started:    {_cell(document['started_at'])}   last action: {_cell(document['last_action'])} "
+                     f"at {_cell(document['last_action_time'])}")
+    if document["error_code"] or document["error_message"]:
+        lines.append(f"error:      {_cell(document['error_code'])}: {_cell(document['error_message'])}")
+    lines.append("")
+    if document["instances"]:
+        lines.append(format_table(document["instances"], INSTANCE_COLUMNS))
+    else:
+        lines.append("no instances")
+    return "\n".join(lines)
+
+
+def run_get_rollout(settings: ConnectionSettings, args: argparse.Namespace) -> int:
+    """`vmss-tui get rollout ...`: print the rollout; the exit code for the shell."""
+    import asyncio
+
+    name = getattr(args, "scale_set", None)
+    if not name:
+        print(f"{PROG}: get rollout needs --scale-set NAME (and -g RG where the name is in several groups)",
+              file=sys.stderr)
+        return 2
+    document = asyncio.run(_fetch(settings, getattr(args, "resource_group", None), name))
+    if getattr(args, "output", "table") == "json":
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    else:
+        print(format_rollout(document))
+    return 0
