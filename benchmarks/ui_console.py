@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 SCALE_SETS, INSTANCES = 50, 1000
 
 
-def start_simulator(latency: float) -> tuple[subprocess.Popen[bytes], str, str]:
+def start_simulator(latency: float) -> tuple[subprocess.Popen[bytes], str, str, str]:
     """`vmss-tui sim` in a child process; its output goes to a file nobody has to drain."""
     log = tempfile.NamedTemporaryFile(prefix="vmss-sim-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
@@ -53,8 +53,9 @@ def start_simulator(latency: float) -> tuple[subprocess.Popen[bytes], str, str]:
         text = Path(log.name).read_text(errors="replace")
         endpoint = re.search(r"listening on (http://\S+)", text)
         subscription = re.search(r"subscription: (\S+)", text)
-        if endpoint and subscription:
-            return proc, endpoint.group(1), subscription.group(1)
+        token = re.search(r"token: (\S+)", text)
+        if endpoint and subscription and token:
+            return proc, endpoint.group(1), subscription.group(1), token.group(1)
         if proc.poll() is not None:
             break
         time.sleep(0.1)
@@ -79,21 +80,23 @@ class Measured(VmssConsoleApp):
         self.set_interval(0.01, self._check)
 
     def _check(self) -> None:
-        view = self.selected_view()
-        if view is not None and view.instances and len(view.instances) >= %(instances)d \
-                and self.main("#instances").row_count >= %(instances)d and "full_table" not in marks:
+        entry = self.store.selected()
+        if entry is not None and entry.instances and len(entry.instances) >= %(instances)d \
+                and self.fleet_screen.query_one("#instances").row_count >= %(instances)d \
+                and "full_table" not in marks:
             marks["full_table"] = time.time()
             self.exit()
 
-settings = ConnectionSettings(arm_endpoint=%(endpoint)r, subscription_id=%(subscription)r, polling_interval=0.05)
+settings = ConnectionSettings(arm_endpoint=%(endpoint)r, subscription_id=%(subscription)r, polling_interval=0.05,
+                              bearer_token=%(token)r)
 app = Measured(settings, config=Config(refresh=RefreshSettings(instances=3600, scale_sets=3600, nat=3600)))
 app.run(headless=True, size=(200, 50))
 print(json.dumps(marks))
 """
 
 
-def cold_start(endpoint: str, subscription: str) -> dict[str, Any]:
-    code = CHILD % {"endpoint": endpoint, "subscription": subscription, "instances": INSTANCES}
+def cold_start(endpoint: str, subscription: str, token: str) -> dict[str, Any]:
+    code = CHILD % {"endpoint": endpoint, "subscription": subscription, "instances": INSTANCES, "token": token}
     start = time.time()
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=180)
     try:
@@ -118,25 +121,26 @@ async def poll(predicate: Any, interval: float = 0.05, limit: float = 120.0) -> 
     raise SystemExit("timed out")
 
 
-async def in_process(endpoint: str, subscription: str, presses: int) -> dict[str, Any]:
+async def in_process(endpoint: str, subscription: str, token: str, presses: int) -> dict[str, Any]:
     from vmss_tui.azure.fleet import ConnectionSettings, Fleet
     from vmss_tui.config import Config, RefreshSettings
-    from vmss_tui.ui import render
     from vmss_tui.ui.app import VmssConsoleApp
-    from vmss_tui.ui.render import RowData
+    from vmss_tui.ui.panes.instances import instance_cells
+    from vmss_tui.ui.panes.table import RowData
 
-    settings = ConnectionSettings(arm_endpoint=endpoint, subscription_id=subscription, polling_interval=0.05)
+    settings = ConnectionSettings(arm_endpoint=endpoint, subscription_id=subscription, polling_interval=0.05,
+                                  bearer_token=token)
     quiet = Config(refresh=RefreshSettings(instances=3600, scale_sets=3600, nat=3600))
     app = VmssConsoleApp(settings, config=quiet)
     result: dict[str, Any] = {}
     async with app.run_test(size=(200, 50)) as pilot:
-        table = app.main("#instances")
-        await poll(lambda: bool(app.selected_view() and app.selected_view().instances
-                                and len(app.selected_view().instances) >= INSTANCES
+        table = app.fleet_screen.query_one("#instances")
+        await poll(lambda: bool(app.store.selected() and app.store.selected().instances
+                                and len(app.store.selected().instances) >= INSTANCES
                                 and table.row_count >= INSTANCES
-                                and not any(t.in_flight for t in app.plan.tracks.values())))
+                                and not any(t.in_flight for t in app.poller.plan.tracks.values())))
         await asyncio.sleep(1.0)  # whatever follows the first load (counts, NSG marks) settles
-        await poll(lambda: not any(t.in_flight for t in app.plan.tracks.values()))
+        await poll(lambda: not any(t.in_flight for t in app.poller.plan.tracks.values()))
         table.focus()
         await pilot.pause()
 
@@ -182,21 +186,21 @@ async def in_process(endpoint: str, subscription: str, presses: int) -> dict[str
         result["cursor_row"] = table.cursor_row
 
         # 5% of the rows change: power off 50 instances (another client does it), then refresh
-        view = app.selected_view()
+        view = app.store.selected()
         assert view is not None and view.instances is not None
         ids = [i.instance_id for i in view.instances if i.is_running][: INSTANCES // 20]
         async with await Fleet.open(settings) as other:
             outcome = await other.run_instance_action(view.scale_set, "power_off", ids)
             assert outcome.status == "Succeeded", outcome
         rebuilds, updates = table.rebuilds, table.cell_updates
-        track = app.plan["instances"]
+        track = app.poller.plan["instances"]
         last = track.last_ok
         lags.clear()
         stop = False
         beat = asyncio.create_task(heartbeat())
         start = time.process_time()
         wall = time.perf_counter()
-        app.request_refresh("instances")
+        app.fleet_screen.request_refresh("instances")
         await poll(lambda: track.last_ok != last, interval=0.001)
         stop = True
         await beat
@@ -205,18 +209,18 @@ async def in_process(endpoint: str, subscription: str, presses: int) -> dict[str
         result["refresh_wall_ms"] = 1000 * (time.perf_counter() - wall)
         result["refresh_cells_updated"] = table.cell_updates - updates
         result["refresh_rebuilds"] = table.rebuilds - rebuilds
-        stopped = sum(1 for i in (app.selected_view().instances or []) if i.power_state == "stopped")
+        stopped = sum(1 for i in (app.store.selected().instances or []) if i.power_state == "stopped")
         result["rows_now_stopped"] = stopped
 
         # the UI part alone: rows for 1,000 instances + diff + update_cell, for a 5% change
-        instances = list(app.selected_view().instances or [])
+        instances = list(app.store.selected().instances or [])
         flipped = [
             (i if n % 20 else type(i)(**{**{f: getattr(i, f) for f in i.__slots__}, "power_state": "starting"}))
             for n, i in enumerate(instances)
         ]
         start = time.process_time()
-        rows = [RowData.of(i.id, render.instance_cells(i, marked=False, private_ip=view.private_ips.get(i.instance_id),
-                                                        resolution=view.nat)) for i in flipped]
+        rows = [RowData.of(i.id, instance_cells(i, marked=False, private_ip=view.private_ips.get(i.instance_id),
+                                                resolution=view.nat)) for i in flipped]
         table.set_rows(rows)
         result["ui_diff_cpu_ms"] = 1000 * (time.process_time() - start)
         await pilot.pause()
@@ -232,10 +236,10 @@ def main() -> None:
     print(f"fleet: {SCALE_SETS} scale sets, one with {INSTANCES} instances; python {sys.version.split()[0]}; "
           f"{os.cpu_count()} CPUs")
     for latency in args.latency:
-        proc, endpoint, subscription = start_simulator(latency)
+        proc, endpoint, subscription, token = start_simulator(latency)
         try:
-            cold = cold_start(endpoint, subscription)
-            warm = asyncio.run(in_process(endpoint, subscription, args.presses))
+            cold = cold_start(endpoint, subscription, token)
+            warm = asyncio.run(in_process(endpoint, subscription, token, args.presses))
         finally:
             proc.terminate()
             proc.wait(timeout=10)

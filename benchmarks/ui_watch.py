@@ -44,10 +44,11 @@ async def until(pilot: Any, predicate: Any, limit: float = 60.0) -> float:
 async def run(speed: float, latency: float) -> None:
     sim = Simulator(speed=speed, latency=latency, ssh=False).start_in_thread()
     try:
-        settings = ConnectionSettings(arm_endpoint=sim.endpoint, subscription_id=sim.subscription_id)
+        settings = ConnectionSettings(arm_endpoint=sim.endpoint, subscription_id=sim.subscription_id,
+                                      bearer_token=sim.bearer_token)
         app = VmssConsoleApp(settings, config=Config())
         loads: list[float] = []  # ends of the selected scale set's instance reads
-        original = app.plan.succeeded
+        original = app.poller.plan.succeeded
 
         def record(name: str, now: float, token: int) -> bool:
             ok = original(name, now, token)
@@ -55,17 +56,17 @@ async def run(speed: float, latency: float) -> None:
                 loads.append(time.monotonic())
             return ok
 
-        app.plan.succeeded = record  # type: ignore[method-assign]
+        app.poller.plan.succeeded = record  # type: ignore[method-assign]
         async with app.run_test(size=(160, 45)) as pilot:
-            await until(pilot, lambda: app.loaded_once)
-            web = next(k for k, v in app.views.items() if v.scale_set.name == "vmss-web")
-            app.jump_to_scale_set(web)
-            await until(pilot, lambda: app.selected_view() is not None
-                        and app.selected_view().instances is not None)  # type: ignore[union-attr]
-            view = app.selected_view()
+            await until(pilot, lambda: app.store.loaded_once)
+            web = next(k for k, v in app.store.entries.items() if v.scale_set.name == "vmss-web")
+            app.fleet_screen.jump_to_scale_set(web)
+            await until(pilot, lambda: app.store.selected() is not None
+                        and app.store.selected().instances is not None)  # type: ignore[union-attr]
+            view = app.store.selected()
             assert view is not None and view.instances is not None
             key = next(i.id for i in view.instances if i.instance_id == "2")
-            table = app.main("#instances")
+            table = app.fleet_screen.query_one("#instances")
             table.move_to_key(key)
             await pilot.pause(0.2)
             inst = sim.instance("rg-web-prod", "vmss-web", "2")
@@ -77,7 +78,7 @@ async def run(speed: float, latency: float) -> None:
             await pilot.press("r", "tab", "enter")
             shown_pending = await until(pilot, lambda: cell("prov") == "restarting…")
             watch_start = time.monotonic()
-            lro_end = await until(pilot, lambda: bool(app.finished_operations))
+            lro_end = await until(pilot, lambda: bool(app.store.finished))
             watch_end = lro_end + WATCH_AFTER
             sim_starting = await until(pilot, lambda: inst.power == "starting")
             shown_starting = await until(pilot, lambda: cell("power") == "starting")

@@ -37,19 +37,19 @@ async def settle(app: VmssConsoleApp, pilot: Any, scale_set: str | None = None, 
         raise SystemExit("the console did not finish loading")
 
     def idle() -> bool:
-        return not any(t.in_flight for t in app.plan.tracks.values())
+        return not any(t.in_flight for t in app.poller.plan.tracks.values())
 
-    await until(lambda: app.loaded_once and idle())
+    await until(lambda: app.store.loaded_once and idle())
     if scale_set is not None:
-        app.jump_to_scale_set(next(k for k, v in app.views.items() if v.scale_set.name == scale_set))
+        app.fleet_screen.jump_to_scale_set(next(k for k, v in app.store.entries.items() if v.scale_set.name == scale_set))
     if view is not None:
-        app.show_view(view)
-    await until(lambda: idle() and (app.selected_view() is None or app.selected_view().instances is not None
-                                    or not app.pane_visible("inst")))
+        app.fleet_screen.show_view(view)
+    await until(lambda: idle() and (app.store.selected() is None or app.store.selected().instances is not None
+                                    or not app.fleet_screen.pane_visible("inst")))
     if instance is not None:
-        selected = app.selected_view()
+        selected = app.store.selected()
         assert selected is not None and selected.instances is not None
-        app.main("#instances").move_to_key(next(i.id for i in selected.instances if i.instance_id == instance))
+        app.fleet_screen.query_one("#instances").move_to_key(next(i.id for i in selected.instances if i.instance_id == instance))
     await until(idle)
     await pilot.pause(0.2)
 
@@ -96,7 +96,7 @@ async def describe(app: VmssConsoleApp, pilot: Any) -> None:
 async def restart_watch(app: VmssConsoleApp, pilot: Any) -> None:
     """A restart in flight: the simulator's clock is stopped, so its LRO stays InProgress."""
     await settle(app, pilot, "vmss-web", "2", "inst")
-    table = app.main("#instances")
+    table = app.fleet_screen.query_one("#instances")
     restarted = table.cursor_key
     await pilot.press("r", "tab", "enter")
     for _ in range(250):
@@ -121,6 +121,7 @@ SHOTS: list[tuple[str, tuple[int, int], Shot]] = [
 
 async def take(sim: Simulator, out: Path, name: str, size: tuple[int, int], shot: Shot) -> Path:
     settings = ConnectionSettings(arm_endpoint=sim.endpoint, subscription_id=sim.subscription_id,
+                                  bearer_token=sim.bearer_token,
                                   polling_interval=0.05)
     app = VmssConsoleApp(settings, config=QUIET)
     async with app.run_test(size=size) as pilot:

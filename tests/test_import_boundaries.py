@@ -3,6 +3,7 @@ look at what ended up in sys.modules (a static grep misses transitive leaks)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import pkgutil
 import subprocess
@@ -41,6 +42,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "vmss_tui.config",
     ),
     "ui": ("vmss_tui.sim", "vmss_tui.cli"),
+    # Multi-step jobs over azure + ssh + domain: no screen, no simulator, no entry point.
+    "workflows": ("textual", "vmss_tui.sim", "vmss_tui.ui", "vmss_tui.cli"),
+    # The entry point sits on top: it may load every layer (the simulator for --demo).
+    "cli": (),
 }
 
 PROBE = """
@@ -93,3 +98,80 @@ def test_probe_detects_a_leak() -> None:
 def test_every_layer_folder_is_checked() -> None:
     layers = {info.name for info in pkgutil.iter_modules([str(PACKAGE_DIR)]) if info.ispkg}
     assert layers <= set(FORBIDDEN), f"layers without import rules: {layers - set(FORBIDDEN)}"
+
+
+# ---------------------------------------------------------------------- inside the ui layer
+def _imports_of(path: Path) -> list[tuple[str, list[str], int]]:
+    """(module, imported names, line) of every import statement of a file, TYPE_CHECKING ones too."""
+    found: list[tuple[str, list[str], int]] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, [], node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.append((node.module, [alias.name for alias in node.names], node.lineno))
+    return found
+
+
+UI_DIR = PACKAGE_DIR / "ui"
+
+
+def _ui_modules() -> list[Path]:
+    return sorted(p for p in UI_DIR.rglob("*.py") if p.name != "app.py" or p.parent != UI_DIR)
+
+
+def test_no_ui_module_imports_the_app() -> None:
+    offenders = [
+        f"{path.relative_to(PACKAGE_DIR)}:{line}"
+        for path in _ui_modules()
+        for module, names, line in _imports_of(path)
+        if module == "vmss_tui.ui.app" or (module == "vmss_tui.ui" and "app" in names)
+    ]
+    assert not offenders, f"import the app (use a Protocol or a message): {offenders}"
+
+
+def test_panes_import_no_screen_and_the_table_nothing_of_the_panes_above_it() -> None:
+    offenders = []
+    for path in sorted((UI_DIR / "panes").glob("*.py")):
+        for module, _names, line in _imports_of(path):
+            if module.startswith("vmss_tui.ui.screens") or (
+                path.name == "table.py" and module.startswith("vmss_tui.ui.") and module != "vmss_tui.ui.panes.table"
+            ):
+                offenders.append(f"{path.name}:{line} {module}")
+    assert not offenders, offenders
+
+
+def test_the_store_and_the_poller_import_no_textual() -> None:
+    for name in ("store.py", "poller.py"):
+        textual = [m for m, _, _ in _imports_of(UI_DIR / name) if m == "textual" or m.startswith("textual.")]
+        assert not textual, f"ui/{name} imports {textual}"
+    probe = ("import sys, vmss_tui.ui.store, vmss_tui.ui.poller; "
+             "print(sorted(m for m in sys.modules if m.startswith('textual')))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                            cwd=PACKAGE_DIR.parent)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def _private_textual_uses(path: Path) -> list[str]:
+    uses = []
+    for module, names, line in _imports_of(path):
+        if module == "textual" or module.startswith("textual."):
+            private = [part for part in module.split(".") if part.startswith("_")]
+            private += [n for n in names if n.startswith("_")]
+            if private:
+                uses.append(f"{path.name}:{line} {module} {private}")
+    if "_modal_binding_chain" in path.read_text():
+        uses.append(f"{path.name}: _modal_binding_chain")
+    return uses
+
+
+def test_nothing_uses_private_textual_names() -> None:
+    offenders = [use for path in sorted(PACKAGE_DIR.rglob("*.py")) for use in _private_textual_uses(path)]
+    assert not offenders, offenders
+
+
+def test_the_private_name_check_can_fail(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("from textual._compositor import Compositor\nfrom textual.widgets import _data_table\n"
+                      "chain = screen._modal_binding_chain\n")
+    assert len(_private_textual_uses(sample)) == 3

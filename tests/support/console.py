@@ -16,7 +16,9 @@ from textual.pilot import Pilot
 from vmss_tui.azure.fleet import ConnectionSettings
 from vmss_tui.config import Config
 from vmss_tui.ui.app import VmssConsoleApp
-from vmss_tui.ui.tables import InstanceTable, NatTable, ScaleSetTable
+from vmss_tui.ui.panes.instances import InstanceTable
+from vmss_tui.ui.panes.nat import NatTable
+from vmss_tui.ui.panes.scale_sets import ScaleSetTable
 
 UI_SIM_SPEED = 100  # simulated seconds per real second: a 30 s deallocate takes 0.3 s
 WAIT_TIMEOUT = 15.0
@@ -31,7 +33,7 @@ def make_app(
     heartbeat: float = 1.0,
 ) -> VmssConsoleApp:
     settings = ConnectionSettings(
-        arm_endpoint=sim.endpoint,
+        arm_endpoint=sim.endpoint, bearer_token=sim.bearer_token,
         subscription_id=sim.subscription_id,
         read_only=read_only,
         polling_interval=0.05,
@@ -90,24 +92,24 @@ async def wait_until(pilot: Pilot[Any], predicate: Callable[[], bool], what: str
 
 
 def scale_set_table(app: VmssConsoleApp) -> ScaleSetTable:
-    return app.query_one("#vmss", ScaleSetTable)
+    return app.fleet_screen.query_one("#vmss", ScaleSetTable)
 
 
 def scale_set_key(app: VmssConsoleApp, name: str) -> str:
     """The scale set table's row key of the scale set called `name`."""
-    return next(k for k in scale_set_table(app).visible_keys if app.views[k].scale_set.name == name)
+    return next(k for k in scale_set_table(app).visible_keys if app.store.entries[k].scale_set.name == name)
 
 
 def instance_table(app: VmssConsoleApp) -> InstanceTable:
-    return app.query_one("#instances", InstanceTable)
+    return app.fleet_screen.query_one("#instances", InstanceTable)
 
 
 def nat_table(app: VmssConsoleApp) -> NatTable:
-    return app.query_one("#nat", NatTable)
+    return app.fleet_screen.query_one("#nat", NatTable)
 
 
 def idle(app: VmssConsoleApp) -> bool:
-    return not any(track.in_flight for track in app.plan.tracks.values())
+    return not any(track.in_flight for track in app.poller.plan.tracks.values())
 
 
 async def wait_loaded(pilot: Pilot[Any], app: VmssConsoleApp) -> None:
@@ -115,11 +117,11 @@ async def wait_loaded(pilot: Pilot[Any], app: VmssConsoleApp) -> None:
     instances and NAT mappings shown."""
 
     def ready() -> bool:
-        view = app.selected_view()
-        if app.loaded_once and not app.wide:
-            return scale_set_table(app).row_count == len(app.views)
+        view = app.store.selected()
+        if app.store.loaded_once and not app.fleet_screen.wide:
+            return scale_set_table(app).row_count == len(app.store.entries)
         return (
-            app.loaded_once
+            app.store.loaded_once
             and view is not None
             and view.instances is not None
             and view.nat is not None
@@ -134,7 +136,7 @@ async def select_scale_set(pilot: Pilot[Any], app: VmssConsoleApp, name: str) ->
     table = scale_set_table(app)
     table.focus()
     await pilot.pause()
-    names = [app.views[key].scale_set.name for key in table.visible_keys]
+    names = [app.store.entries[key].scale_set.name for key in table.visible_keys]
     target = names.index(name)
     key = "down" if target > table.cursor_row else "up"
     for _ in range(abs(target - table.cursor_row)):
@@ -142,10 +144,10 @@ async def select_scale_set(pilot: Pilot[Any], app: VmssConsoleApp, name: str) ->
     await pilot.press("enter")
     await wait_until(
         pilot,
-        lambda: app.selected_view() is not None and app.selected_view().scale_set.name == name  # type: ignore[union-attr]
-        and app.selected_view().instances is not None  # type: ignore[union-attr]
-        and app.selected_view().nat is not None  # type: ignore[union-attr]
-        and instance_table(app).row_count == len(app.selected_view().instances or []),  # type: ignore[union-attr]
+        lambda: app.store.selected() is not None and app.store.selected().scale_set.name == name  # type: ignore[union-attr]
+        and app.store.selected().instances is not None  # type: ignore[union-attr]
+        and app.store.selected().nat is not None  # type: ignore[union-attr]
+        and instance_table(app).row_count == len(app.store.selected().instances or []),  # type: ignore[union-attr]
         f"scale set {name} to load",
     )
 
@@ -155,7 +157,7 @@ async def move_to_instance(pilot: Pilot[Any], app: VmssConsoleApp, instance_id: 
     table = instance_table(app)
     table.focus()
     await pilot.pause()
-    view = app.selected_view()
+    view = app.store.selected()
     assert view is not None and view.instances is not None
     keys = table.visible_keys
     wanted = next(i.id for i in view.instances if i.instance_id == instance_id)
@@ -167,7 +169,7 @@ async def move_to_instance(pilot: Pilot[Any], app: VmssConsoleApp, instance_id: 
 
 
 def shown_instance_ids(app: VmssConsoleApp) -> list[str]:
-    view = app.selected_view()
+    view = app.store.selected()
     assert view is not None and view.instances is not None
     by_key = {i.id: i.instance_id for i in view.instances}
     return [by_key[key] for key in instance_table(app).visible_keys]
@@ -178,6 +180,6 @@ def cell_text(table: Any, key: str, column: str) -> str:
 
 
 def instance_key(app: VmssConsoleApp, instance_id: str) -> str:
-    view = app.selected_view()
+    view = app.store.selected()
     assert view is not None and view.instances is not None
     return next(i.id for i in view.instances if i.instance_id == instance_id)

@@ -9,6 +9,8 @@ import time
 from typing import Any
 
 import pytest
+from textual.widgets import Footer
+
 from tests.support.console import (
     UI_SIM_SPEED,
     WAIT_TIMEOUT,
@@ -24,11 +26,10 @@ from tests.support.console import (
     wait_loaded,
     wait_until,
 )
-from textual.widgets import Footer
-
 from vmss_tui.config import Config, RefreshSettings
-from vmss_tui.ui.app import WATCH_AFTER, WATCH_REFRESH
-from vmss_tui.ui.screens import ConfirmActionScreen, ScaleScreen
+from vmss_tui.ui.dialogs import ConfirmActionScreen, ScaleScreen
+from vmss_tui.ui.screens.fleet import WATCH_REFRESH
+from vmss_tui.ui.store import WATCH_AFTER
 
 HOURLY = Config(refresh=RefreshSettings(instances=3600, scale_sets=3600, nat=3600))
 
@@ -49,9 +50,9 @@ async def _instances(fleet: Any, name: str) -> dict[str, Any]:
 
 
 async def _wait_operation(pilot: Any, app: Any, count: int = 1) -> Any:
-    await wait_until(pilot, lambda: len(app.finished_operations) >= count and not app.operations,
+    await wait_until(pilot, lambda: len(app.store.finished) >= count and not app.store.running,
                      "the operation to finish")
-    return app.finished_operations[-1]
+    return app.store.finished[-1]
 
 
 async def _wait_power(pilot: Any, fleet: Any, name: str, instance_id: str, state: str,
@@ -145,7 +146,7 @@ async def test_every_instance_action_cancelled_sends_nothing(start_simulator, op
         await pilot.press("escape")
         await pilot.pause(0.2)
         assert sim.write_count == writes
-        assert not app.operations and not app.finished_operations
+        assert not app.store.running and not app.store.finished
         after = await _instances(fleet, "vmss-web")
         assert {k: (i.power_state, i.latest_model) for k, i in after.items()} == \
                {k: (i.power_state, i.latest_model) for k, i in before.items()}
@@ -169,7 +170,7 @@ async def test_marked_instances_are_the_targets(start_simulator, open_fleet):
         after = await _instances(fleet, "vmss-web")
         assert after["1"].power_state == "stopped" and after["6"].power_state == "stopped"
         assert after["2"].power_state == "running"
-        assert not app.selected_view().marks  # marks are spent by the action
+        assert not app.store.selected().marks  # marks are spent by the action
 
 
 async def test_failed_operation_shows_arm_code_and_message(start_simulator):
@@ -184,7 +185,7 @@ async def test_failed_operation_shows_arm_code_and_message(start_simulator):
         await pilot.press("r", "tab", "enter")
         outcome = await _wait_operation(pilot, app)
         assert "AllocationFailed" in outcome.outcome and "Allocation failed in this zone." in outcome.outcome
-        assert "AllocationFailed" in (app.last_error or "")
+        assert "AllocationFailed" in (app.store.last_error or "")
         # the notification says what failed where, with ARM's code and message, and stays a while
         failed = [(text, kwargs) for text, kwargs in notes if kwargs.get("severity") == "error"]
         assert len(failed) == 1, notes
@@ -228,13 +229,13 @@ async def test_watching_a_restart_pending_then_starting_then_running(start_simul
         succeeded = [text for text, _ in notes if "succeeded" in text]
         assert len(succeeded) == 1 and re.fullmatch(
             r"Restart of vmss-web instance 1: succeeded in \d+\.\ds", succeeded[0]), succeeded
-        assert app.plan["instances"].interval == WATCH_REFRESH
+        assert app.poller.plan["instances"].interval == WATCH_REFRESH
 
         sim.advance(8.0)  # booted: only the watch's fast refresh can show it (the plan says hourly)
         await wait_until(pilot, lambda: table.get_cell(key, "power").plain == "running", "the guest up again")
 
         offset[0] += WATCH_AFTER + 1  # the watch ends: back to the configured interval
-        await wait_until(pilot, lambda: app.plan["instances"].interval == HOURLY.refresh.instances
+        await wait_until(pilot, lambda: app.poller.plan["instances"].interval == HOURLY.refresh.instances
                          and app._watch_timer is None, "the watch to end")
 
 
@@ -339,8 +340,8 @@ async def test_read_only_sends_no_write_whatever_is_pressed(start_simulator):
             if app.screen is not app.screen_stack[0]:
                 await pilot.press("escape")
         # the palette's actions, had they been there
-        app.request_instance_action("delete")
-        app.request_scale_set_action("scale")
+        app.fleet_screen.actions.request_instance_action("delete")
+        app.fleet_screen.actions.request_scale_set_action("scale", app.store.selected_id)
         await pilot.press("ctrl+p", *"restart")
         await pilot.pause(0.3)
         from textual.command import CommandPalette
@@ -349,7 +350,7 @@ async def test_read_only_sends_no_write_whatever_is_pressed(start_simulator):
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert sim.write_count == 0
-        assert app.fleet_writes == 0 and not app.finished_operations
+        assert app.store.actions_submitted == 0 and not app.store.finished
 
 
 async def test_palette_runs_an_action_through_its_dialog(start_simulator):

@@ -13,10 +13,10 @@ from tests.support.console import (
     select_scale_set,
     wait_loaded,
 )
-
 from vmss_tui.config import load_config
 from vmss_tui.ui.app import all_binding_ids
-from vmss_tui.ui.screens import ConfirmActionScreen, HelpScreen
+from vmss_tui.ui.dialogs import ConfirmActionScreen
+from vmss_tui.ui.help import HelpScreen
 
 
 def _recording(app: Any) -> list[str]:
@@ -35,10 +35,12 @@ def test_every_binding_has_an_id_that_the_config_can_name():
     from textual.binding import Binding
 
     from vmss_tui.ui import app as app_module
-    from vmss_tui.ui import screens, tables
+    from vmss_tui.ui import details, dialogs, help, prompt
+    from vmss_tui.ui.panes import disks, instances, nat, scale_sets, table
+    from vmss_tui.ui.screens import fleet
 
     ids = all_binding_ids()
-    for module in (app_module, screens, tables):
+    for module in (app_module, details, dialogs, help, prompt, disks, instances, nat, scale_sets, table, fleet):
         for obj in vars(module).values():
             if isinstance(obj, type) and obj.__module__ == module.__name__:
                 for binding in vars(obj).get("BINDINGS", ()) or ():

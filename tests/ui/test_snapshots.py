@@ -48,7 +48,8 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def console(sim: Any, *, read_only: bool = False) -> VmssConsoleApp:
-    settings = ConnectionSettings(arm_endpoint=sim.endpoint, subscription_id=sim.subscription_id,
+    settings = ConnectionSettings(
+        arm_endpoint=sim.endpoint, bearer_token=sim.bearer_token, subscription_id=sim.subscription_id,
                                   read_only=read_only, polling_interval=0.05)
     return VmssConsoleApp(settings, config=QUIET, clock=lambda: FROZEN_EPOCH, heartbeat=3600)
 
@@ -66,32 +67,32 @@ async def settle(pilot: Any, *, scale_set: str | None = None, instance: str | No
         raise AssertionError(f"timed out waiting for {what}")
 
     def idle() -> bool:
-        return not any(t.in_flight for t in app.plan.tracks.values())
+        return not any(t.in_flight for t in app.poller.plan.tracks.values())
 
-    await until(lambda: app.loaded_once and idle(), "the first load")
+    await until(lambda: app.store.loaded_once and idle(), "the first load")
     if scale_set is not None:
-        key = next(k for k, v in app.views.items() if v.scale_set.name == scale_set)
-        app.jump_to_scale_set(key)
+        key = next(k for k, v in app.store.entries.items() if v.scale_set.name == scale_set)
+        app.fleet_screen.jump_to_scale_set(key)
     if view is not None:
-        app.show_view(view)
-    showing_instances = any(app.pane_visible(v) for v in ("inst", "nat", "disk"))
-    showing_nat = any(app.pane_visible(v) for v in ("inst", "nat"))
+        app.fleet_screen.show_view(view)
+    showing_instances = any(app.fleet_screen.pane_visible(v) for v in ("inst", "nat", "disk"))
+    showing_nat = any(app.fleet_screen.pane_visible(v) for v in ("inst", "nat"))
     await until(lambda: idle() and (not showing_instances or (
-        app.selected_view() is not None
-        and app.selected_view().instances is not None  # type: ignore[union-attr]
-        and (app.selected_view().nat is not None or not showing_nat))),  # type: ignore[union-attr]
+        app.store.selected() is not None
+        and app.store.selected().instances is not None  # type: ignore[union-attr]
+        and (app.store.selected().nat is not None or not showing_nat))),  # type: ignore[union-attr]
         "the selected scale set")
-    if app.pane_visible("vmss"):
-        await until(lambda: idle() and all(v.counts is not None for v in app.views.values()), "the counts")
+    if app.fleet_screen.pane_visible("vmss"):
+        await until(lambda: idle() and all(v.counts is not None for v in app.store.entries.values()), "the counts")
     if instance is not None:
-        selected = app.selected_view()
+        selected = app.store.selected()
         assert selected is not None and selected.instances is not None
         key = next(i.id for i in selected.instances if i.instance_id == instance)
         app.query_one("#instances").move_to_key(key)
     await pilot.pause()
     assert app.fleet is not None
     app.fleet.throttling = PINNED_THROTTLING
-    app._update_status()
+    app.fleet_screen.render_status()
     await pilot.pause()
 
 

@@ -6,14 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncssh
-from tests.support.ssh import authorize_encrypted_key, settings_for, sshd_fixture  # noqa: F401 (a fixture)
 from textual.app import App, ComposeResult
 from textual.widgets import Input, Static
 
+from tests.support.ssh import authorize_encrypted_key, settings_for, sshd_fixture  # noqa: F401 (a fixture)
+from tests.support.sshd import ThrowawaySshd, free_port
 from vmss_tui.domain.ssh_target import SshTarget
 from vmss_tui.ssh.known_hosts import KnownHosts
 from vmss_tui.ssh.settings import SshSettings
-from tests.support.sshd import ThrowawaySshd, free_port
 from vmss_tui.ui.ssh_pane import (
     CONNECTED,
     DISCONNECTED,

@@ -6,10 +6,11 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 
 from vmss_tui.domain.models import Instance, ScaleSet
-from vmss_tui.ui import render
-from vmss_tui.ui.refresh import MAX_BACKOFF, THROTTLED_MIN_BACKOFF, RefreshPlan
-from vmss_tui.ui.render import RowData
-from vmss_tui.ui.tables import Column, InstanceTable, LiveTable, RowFilter
+from vmss_tui.ui.format import format_duration
+from vmss_tui.ui.panes import table as styles
+from vmss_tui.ui.panes.instances import InstanceTable, instance_cells
+from vmss_tui.ui.panes.table import Column, LiveTable, RowData, RowFilter
+from vmss_tui.ui.poller import MAX_BACKOFF, THROTTLED_MIN_BACKOFF, RefreshPlan
 
 
 class Table(LiveTable):
@@ -134,21 +135,21 @@ def _instance(instance_id: str, power: str = "running", health: str | None = "he
 
 def test_pending_action_shows_in_the_state_cell_with_the_row_colour():
     instance = _instance("2")
-    plain = render.instance_cells(instance, marked=False, private_ip=None, resolution=None)
-    pending = render.instance_cells(instance, marked=False, private_ip=None, resolution=None, pending="restarting…")
+    plain = instance_cells(instance, marked=False, private_ip=None, resolution=None)
+    pending = instance_cells(instance, marked=False, private_ip=None, resolution=None, pending="restarting…")
     columns = [c.key for c in InstanceTable.COLUMNS]
     prov, ident, power = columns.index("prov"), columns.index("id"), columns.index("power")
-    assert plain[prov] == ("Succeeded", render.PLAIN)
-    assert pending[prov] == ("restarting…", render.PENDING)
-    assert pending[ident][1] == render.PENDING and plain[ident][1] != render.PENDING
-    assert pending[power] == plain[power] == ("running", render.GOOD)  # ARM's word, untouched
+    assert plain[prov] == ("Succeeded", styles.PLAIN)
+    assert pending[prov] == ("restarting…", styles.PENDING)
+    assert pending[ident][1] == styles.PENDING and plain[ident][1] != styles.PENDING
+    assert pending[power] == plain[power] == ("running", styles.GOOD)  # ARM's word, untouched
     # a stopped guest's "unknown" health is no news; a running one's is
     health = columns.index("health")
-    stopped = render.instance_cells(_instance("5", "stopped", "unknown"), marked=False, private_ip=None,
-                                    resolution=None)
-    running = render.instance_cells(_instance("6", "running", "unknown"), marked=False, private_ip=None,
-                                    resolution=None)
-    assert stopped[health][1] == render.DIM and running[health][1] == render.WARN
+    stopped = instance_cells(_instance("5", "stopped", "unknown"), marked=False, private_ip=None,
+                             resolution=None)
+    running = instance_cells(_instance("6", "running", "unknown"), marked=False, private_ip=None,
+                             resolution=None)
+    assert stopped[health][1] == styles.DIM and running[health][1] == styles.WARN
 
 
 def test_operation_words():
@@ -162,4 +163,4 @@ def test_operation_words():
     assert operation_label(restart, scale_set, ["1", "6"]) == "Restart of vmss-web instances 1, 6"
     assert pending_on_scale_set(restart, 1) == "restarting 1 instance…"
     assert all(spec.pending.endswith("…") for spec in INSTANCE_ACTION_SPECS.values())
-    assert [render.format_duration(s) for s in (1.44, 9.96, 75)] == ["1.4s", "10s", "1m15s"]
+    assert [format_duration(s) for s in (1.44, 9.96, 75)] == ["1.4s", "10s", "1m15s"]

@@ -1,16 +1,16 @@
 """The mutating actions the console offers, and the words its confirmation dialogs use.
 
-Ids of instance actions are the data layer's (`vmss_tui.azure.fleet.INSTANCE_ACTIONS`); the
-scale-set actions are `scale`, `start_all` and `stop_all`. Kept free of Textual so the dialog
-text can be checked on its own.
+Ids of instance actions are `vmss_tui.domain.actions`'; the scale-set actions are `scale`,
+`start_all` and `stop_all`. Kept free of Textual so the dialog text can be checked on its own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vmss_tui.domain.actions import DEALLOCATE, DELETE, POWER_OFF, REIMAGE, RESTART, START, UPDATE
 from vmss_tui.domain.models import Instance, ScaleSet
-from vmss_tui.ui.render import pluralize, summarize_ids
+from vmss_tui.ui.format import pluralize, summarize_ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,26 +30,26 @@ class ActionSpec:
 INSTANCE_ACTION_SPECS: dict[str, ActionSpec] = {
     spec.id: spec
     for spec in (
-        ActionSpec("start", "Start", "boots the VM; compute billing resumes.", no_op_states=("running",),
+        ActionSpec(START, "Start", "boots the VM; compute billing resumes.", no_op_states=("running",),
                    pending="starting…"),
-        ActionSpec("restart", "Restart", "reboots the guest OS; the VM stays allocated and keeps its disks and IPs.",
+        ActionSpec(RESTART, "Restart", "reboots the guest OS; the VM stays allocated and keeps its disks and IPs.",
                    pending="restarting…"),
         ActionSpec(
-            "power_off",
+            POWER_OFF,
             "Stop (power off)",
             "powers the VM off without a guest shutdown; it stays allocated and compute is still billed.",
             no_op_states=("stopped", "deallocated"),
             pending="stopping…",
         ),
         ActionSpec(
-            "deallocate",
+            DEALLOCATE,
             "Deallocate",
             "stops the VM and releases its compute (billing stops); ephemeral disks are lost.",
             no_op_states=("deallocated",),
             pending="deallocating…",
         ),
         ActionSpec(
-            "reimage",
+            REIMAGE,
             "Reimage",
             "replaces the OS disk with a new one from the image: everything on the OS disk is lost "
             "and the SSH host key changes.",
@@ -58,13 +58,13 @@ INSTANCE_ACTION_SPECS: dict[str, ActionSpec] = {
             pending="reimaging…",
         ),
         ActionSpec(
-            "update",
+            UPDATE,
             "Update to latest model",
             "applies the scale set's current model (manual upgrade); the instance may restart.",
             pending="updating…",
         ),
         ActionSpec(
-            "delete",
+            DELETE,
             "Delete",
             "deletes the VM and its OS disk for good; the scale set's capacity goes down accordingly.",
             destructive=True,
@@ -102,7 +102,7 @@ def instance_action_summary(spec: ActionSpec, scale_set: ScaleSet, instances: li
     unaffected = [i.instance_id for i in instances if i.power_state in spec.no_op_states]
     if unaffected:
         text += f" Already {'/'.join(spec.no_op_states)}: {', '.join(unaffected)}."
-    if spec.id == "delete":
+    if spec.id == DELETE:
         text += f" Capacity {scale_set.capacity} -> {max(0, scale_set.capacity - len(instances))}."
     return text
 

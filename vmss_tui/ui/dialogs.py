@@ -1,0 +1,233 @@
+"""Dialogs: confirm an action, scale to N, pick a subscription.
+
+Every dialog that changes something opens with Cancel as the default (Enter there cancels) and
+closes on Esc without doing anything. Each has a footer of its own with its own keys (the
+console's footer, under the dialog, would offer keys that do nothing while it is open). Every
+text in them is shown as text, never parsed as markup: names and messages come from Azure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.validation import Integer
+from textual.widgets import Button, Footer, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from vmss_tui.domain.actions import MAX_CAPACITY
+from vmss_tui.domain.models import ScaleSet
+from vmss_tui.ui.actions import scale_effect
+
+# Tab through a dialog's fields and buttons, said in its footer (Textual binds Tab unseen).
+DIALOG_FOCUS_BINDINGS = [
+    Binding("tab", "app.focus_next", "Next", id="dialog.next"),
+    Binding("shift+tab", "app.focus_previous", "Previous", show=False, id="dialog.previous"),
+]
+
+
+class ConfirmActionScreen(ModalScreen[bool]):
+    """Says exactly what will happen to which instances; Cancel is the default."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
+        *DIALOG_FOCUS_BINDINGS,
+        Binding("left", "app.focus_previous", show=False),
+        Binding("right", "app.focus_next", show=False),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        summary: str,
+        items: Sequence[str],
+        confirm_label: str,
+        *,
+        destructive: bool = False,
+        type_to_confirm: str | None = None,
+    ) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.summary = summary
+        self.items = list(items)
+        self.confirm_label = confirm_label
+        self.destructive = destructive
+        self.type_to_confirm = type_to_confirm
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="destructive" if self.destructive else ""):
+            yield Label(Text(self.title_text), id="dialog-title")
+            yield Static(Text(self.summary), id="dialog-summary")
+            if self.items:
+                # Not in the Tab order: Tab goes from Cancel to the name input and the buttons.
+                with VerticalScroll(id="dialog-items", can_focus=False):
+                    yield Static(Text("\n".join(self.items)), id="dialog-items-text")
+            if self.type_to_confirm is not None:
+                yield Label(Text.assemble("Type the scale set's name, ", (self.type_to_confirm, "bold"),
+                                          ", to confirm:"), id="dialog-type-label")
+                yield Input(placeholder="scale set name", id="dialog-type", compact=True)
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Cancel", id="cancel", variant="primary")
+                yield Button(
+                    self.confirm_label,
+                    id="confirm",
+                    variant="error" if self.destructive else "warning",
+                    disabled=self.type_to_confirm is not None,
+                )
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    @on(Input.Changed, "#dialog-type")
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_one("#confirm", Button).disabled = event.value != self.type_to_confirm
+
+    @on(Input.Submitted, "#dialog-type")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.value == self.type_to_confirm:
+            self.dismiss(True)
+        else:
+            self.notify(f"Type {self.type_to_confirm} exactly, or press Esc to cancel", severity="warning")
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(False)
+
+    @on(Button.Pressed, "#confirm")
+    def _confirm(self, event: Button.Pressed) -> None:
+        if not event.button.disabled:
+            self.dismiss(True)
+
+
+class ScaleScreen(ModalScreen[int | None]):
+    """Scale to N: an integer 0..1000, validated as it is typed."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel"), *DIALOG_FOCUS_BINDINGS]
+
+    def __init__(self, scale_set: ScaleSet) -> None:
+        super().__init__(classes="dialog-screen")
+        self.scale_set = scale_set
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(Text(f"Scale {self.scale_set.name}"), id="dialog-title")
+            yield Static(
+                Text(f"Resource group {self.scale_set.resource_group} · capacity now {self.scale_set.capacity}. "
+                     f"New capacity (0-{MAX_CAPACITY}):"),
+                id="dialog-summary",
+            )
+            yield Input(
+                placeholder=str(self.scale_set.capacity),
+                type="integer",
+                max_length=4,
+                validators=[Integer(minimum=0, maximum=MAX_CAPACITY,
+                                    failure_description=f"a whole number from 0 to {MAX_CAPACITY}")],
+                validate_on=["changed", "submitted"],
+                id="scale-input",
+            )
+            yield Static("Type the new capacity; Enter applies it, Esc cancels.", id="scale-hint")
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Cancel", id="cancel", variant="primary")
+                yield Button("Scale", id="confirm", variant="warning", disabled=True)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        # The number must be typed before anything can happen, so typing starts right here;
+        # Enter with nothing (or the current capacity) typed cancels.
+        self.query_one("#scale-input", Input).focus()
+
+    def _target(self) -> int | None:
+        value = self.query_one("#scale-input", Input).value.strip()
+        if not value:
+            return None
+        try:
+            target = int(value)
+        except ValueError:
+            return None
+        return target if 0 <= target <= MAX_CAPACITY else None
+
+    @on(Input.Changed, "#scale-input")
+    def _changed(self, event: Input.Changed) -> None:
+        hint = self.query_one("#scale-hint", Static)
+        button = self.query_one("#confirm", Button)
+        if not event.value.strip():
+            hint.update("Type the new capacity; Enter applies it, Esc cancels.")
+            hint.set_class(False, "invalid")
+            button.disabled = True
+            return
+        target = self._target()
+        if target is None:
+            hint.update(f"Not valid: capacity must be a whole number from 0 to {MAX_CAPACITY}.")
+            hint.set_class(True, "invalid")
+            button.disabled = True
+            return
+        hint.set_class(False, "invalid")
+        hint.update(Text(scale_effect(self.scale_set, target)))
+        button.disabled = target == self.scale_set.capacity
+        button.label = f"Scale to {target}"
+
+    @on(Input.Submitted, "#scale-input")
+    def _submitted(self) -> None:
+        target = self._target()
+        if not self.query_one("#scale-input", Input).value.strip():
+            self.dismiss(None)
+        elif target is not None and target != self.scale_set.capacity:
+            self.dismiss(target)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#confirm")
+    def _confirm(self) -> None:
+        target = self._target()
+        if target is not None and target != self.scale_set.capacity:
+            self.dismiss(target)
+
+
+class SubscriptionScreen(ModalScreen[str | None]):
+    """`:sub` without an argument: pick one of the subscriptions the credential can list."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+
+    def __init__(self, subscriptions: Sequence[tuple[str, str]], current: str | None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.subscriptions = list(subscriptions)
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("Switch subscription", id="dialog-title")
+            options = [
+                Option(Text.assemble(f"{'● ' if sub_id == self.current else '  '}{name}  ", (sub_id, "dim")),
+                       id=sub_id)
+                for sub_id, name in self.subscriptions
+            ]
+            yield OptionList(*options, id="subscriptions")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        option_list = self.query_one(OptionList)
+        option_list.focus()
+        for index, (sub_id, _) in enumerate(self.subscriptions):
+            if sub_id == self.current:
+                option_list.highlighted = index
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
