@@ -31,14 +31,17 @@ def make_app(
     config: Config | None = None,
     clock: Callable[[], float] | None = None,
     heartbeat: float = 1.0,
+    **app_options: Any,
 ) -> VmssConsoleApp:
+    """The console on `sim`; `app_options` go to VmssConsoleApp (ssh_identity_file=, ssh_target= ...)."""
     settings = ConnectionSettings(
         arm_endpoint=sim.endpoint, bearer_token=sim.bearer_token,
         subscription_id=sim.subscription_id,
         read_only=read_only,
         polling_interval=0.05,
     )
-    kwargs: dict[str, Any] = {"config": config if config is not None else Config(), "heartbeat": heartbeat}
+    kwargs: dict[str, Any] = {"config": config if config is not None else Config(), "heartbeat": heartbeat,
+                              **app_options}
     if clock is not None:
         kwargs["clock"] = clock
     return VmssConsoleApp(settings, **kwargs)

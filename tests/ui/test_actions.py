@@ -95,15 +95,15 @@ async def test_instance_action_confirmed_reaches_azure(start_simulator, open_fle
         await pilot.press(ACTION_KEYS[action])
         dialog = app.screen
         assert isinstance(dialog, ConfirmActionScreen)
-        assert app.focused.id == "cancel"  # the default is Cancel
         assert any(line.split()[0] == instance_id for line in dialog.items)  # says which instance
         assert len(dialog.items) == 1
         if action in ("reimage", "delete"):
-            assert dialog.type_to_confirm == "vmss-web"
+            # the typing goes to the name; Cancel stays the default (Enter before the name cancels)
+            assert dialog.type_to_confirm == "vmss-web" and app.focused.id == "dialog-type"
             assert dialog.query_one("#confirm").disabled
-            await pilot.press("tab")  # to the name input
             await pilot.press(*"vmss-web", "enter")
         else:
+            assert app.focused.id == "cancel"  # the default is Cancel
             await pilot.press("tab", "enter")  # to the action button, press it
         outcome = await _wait_operation(pilot, app)
         assert "succeeded" in (outcome.outcome or ""), outcome.outcome
@@ -135,21 +135,49 @@ async def test_every_instance_action_cancelled_sends_nothing(start_simulator, op
         before = await _instances(fleet, "vmss-web")
         writes = sim.write_count
         for index, (action, key) in enumerate(ACTION_KEYS.items()):
+            # an instance the action means something for: 5 is stopped, 2 runs the previous model
+            await move_to_instance(pilot, app, "5" if action == "start" else "2")
             await pilot.press(key)
             assert isinstance(app.screen, ConfirmActionScreen), action
-            # alternate the two ways of saying no: Enter on the focused Cancel, and Esc
+            # alternate the two ways of saying no: Enter on the default (Cancel, or the empty
+            # name field of the worst ones), and Esc
             await pilot.press("enter" if index % 2 == 0 else "escape")
             assert not isinstance(app.screen, ConfirmActionScreen), action
-        # typing a wrong name is no confirmation either
-        await pilot.press("ctrl+d", "tab", *"vmss-we", "enter")
-        assert isinstance(app.screen, ConfirmActionScreen)
-        await pilot.press("escape")
+        # typing a wrong name is no confirmation either: Enter then cancels
+        await pilot.press("ctrl+d", *"vmss-we", "enter")
+        assert not isinstance(app.screen, ConfirmActionScreen)
         await pilot.pause(0.2)
         assert sim.write_count == writes
         assert not app.store.running and not app.store.finished
         after = await _instances(fleet, "vmss-web")
         assert {k: (i.power_state, i.latest_model) for k, i in after.items()} == \
                {k: (i.power_state, i.latest_model) for k, i in before.items()}
+
+
+async def test_an_action_that_changes_nothing_says_so_and_asks_nothing(start_simulator):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    notes: list[tuple[str, dict[str, Any]]] = []
+    async with loaded_console(sim, scale_set="vmss-web", notes=notes) as (app, pilot):
+        writes = sim.write_count
+        await move_to_instance(pilot, app, "1")  # running, on the latest model
+        for key, words in (("t", "Already running: instance 1"), ("u", "Already on the latest model: instance 1")):
+            await pilot.press(key)
+            assert not isinstance(app.screen, ConfirmActionScreen)
+            assert any(text.startswith(words) for text, _ in notes), notes[-3:]
+        await move_to_instance(pilot, app, "7")  # deallocated
+        await pilot.press("D")
+        assert any(text.startswith("Already deallocated: instance 7") for text, _ in notes)
+        # marked instances: the ones it changes nothing for are left out, and the dialog says so
+        await move_to_instance(pilot, app, "1")
+        await pilot.press("space")
+        await move_to_instance(pilot, app, "5")
+        await pilot.press("space", "t")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmActionScreen)
+        assert [line.split()[0] for line in dialog.items] == ["5"]
+        assert "Left out: Already running: instance 1." in dialog.summary
+        await pilot.press("escape")
+        assert sim.write_count == writes
 
 
 async def test_marked_instances_are_the_targets(start_simulator, open_fleet):
@@ -260,7 +288,7 @@ async def test_dialogs_footer_shows_the_dialog_keys(start_simulator):
         assert console_footer.styles.visibility == "visible"
 
 
-async def test_scale_to_n_validates_as_typed_and_scales(start_simulator, open_fleet):
+async def test_scale_to_n_validates_strictly_against_the_capacity_read_fresh(start_simulator, open_fleet):
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
     fleet = await open_fleet(sim)
     async with loaded_console(sim) as (app, pilot):
@@ -269,27 +297,64 @@ async def test_scale_to_n_validates_as_typed_and_scales(start_simulator, open_fl
         api = scale_set_key(app, "vmss-api")
         table.move_to_key(api)
         await pilot.pause()
+        scale_set = await fleet.get_scale_set(None, "vmss-api")
+        await fleet.scale_to(scale_set, 4)  # someone else scales 3 -> 4: the list still says 3
         writes = sim.write_count
         await pilot.press("s")
         dialog = app.screen
         assert isinstance(dialog, ScaleScreen)
+        await wait_until(pilot, lambda: dialog.fresh, "the dialog to read the capacity")
+        assert dialog.scale_set.capacity == 4
         confirm = dialog.query_one("#confirm")
         await pilot.press(*"1001")  # over the limit: said at once, nothing to press
         assert dialog.query_one("#scale-hint").has_class("invalid") and confirm.disabled
-        await pilot.press("enter")
-        assert app.screen is dialog  # Enter on an invalid number does nothing
-        await pilot.press("ctrl+u", *"3")  # the current capacity: nothing to do
+        await pilot.press("ctrl+u", *"4")  # the current capacity: nothing to do
         assert confirm.disabled
-        await pilot.press("ctrl+u", *"abc")  # an integer input does not even take letters
-        assert dialog.query_one("#scale-input").value == ""
-        await pilot.press("escape")
+        for typed in ("1e3", "abc", "\u0661\u0662", "-1"):  # nothing dropped, nothing read as digits
+            await pilot.press("ctrl+u", *typed)
+            assert dialog.query_one("#scale-input").value == typed
+            assert dialog.query_one("#scale-hint").has_class("invalid") and confirm.disabled, typed
+        await pilot.press("enter")  # Enter on an invalid number cancels
+        assert app.screen is not dialog
         assert sim.write_count == writes
-        await pilot.press("s", *"5", "enter")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ScaleScreen) and app.screen.fresh, "the dialog")
+        await pilot.press(*"5", "enter")  # scale-out: no second question
         outcome = await _wait_operation(pilot, app)
         assert "succeeded" in outcome.outcome
-        scale_set = await fleet.get_scale_set(None, "vmss-api")
-        assert scale_set.capacity == 5
+        assert (await fleet.get_scale_set(None, "vmss-api")).capacity == 5
         await wait_until(pilot, lambda: table.get_cell(api, "capacity").plain == "5", "the new capacity")
+
+
+async def test_scale_in_is_confirmed_like_delete_and_names_what_goes(start_simulator, open_fleet):
+    sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
+    fleet = await open_fleet(sim)
+    async with loaded_console(sim, scale_set="vmss-api") as (app, pilot):
+        table = scale_set_table(app)
+        table.focus()
+        table.move_to_key(scale_set_key(app, "vmss-api"))
+        await pilot.pause()
+        writes = sim.write_count
+        ids = sorted(int(i) for i in await _instances(fleet, "vmss-api"))
+        for answer in ((), tuple("vmss-ap")):  # Enter with no name, then with a wrong one: Cancel
+            await pilot.press("s")
+            await wait_until(pilot, lambda: isinstance(app.screen, ScaleScreen) and app.screen.fresh, "the dialog")
+            await pilot.press(*"1", "enter")
+            dialog = app.screen
+            assert isinstance(dialog, ConfirmActionScreen) and dialog.type_to_confirm == "vmss-api"
+            assert app.focused.id == "dialog-type"
+            assert [int(line.split()[0]) for line in dialog.items] == sorted(ids[1:], reverse=True)
+            assert "highest instance ids" in dialog.summary
+            await pilot.press(*answer, "enter")
+            assert not isinstance(app.screen, ConfirmActionScreen)
+        assert sim.write_count == writes
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ScaleScreen) and app.screen.fresh, "the dialog")
+        await pilot.press(*"1", "enter", *"vmss-api", "enter")
+        outcome = await _wait_operation(pilot, app)
+        assert "succeeded" in outcome.outcome
+        left = await _instances(fleet, "vmss-api")
+        assert [int(i) for i in left] == [ids[0]]
 
 
 async def test_start_all_and_stop_all(start_simulator, open_fleet):

@@ -310,6 +310,7 @@ def scale_set_from_sdk(vmss: Any, *, keep_raw: bool = True) -> ScaleSet:
         image=_image_of(profile),
         overprovision=_bool(_attr(vmss, "overprovision")),
         rolling_policy=_rolling_policy(_attr(upgrade_policy, "rolling_upgrade_policy")),
+        scale_in_rules=tuple(_enum_str(r) or "" for r in (_attr(vmss, "scale_in_policy", "rules") or ())),
         nic_configs=_nic_configs(profile),
         data_disks=_data_disk_models(profile),
         tags=tuple(sorted((str(k), str(v)) for k, v in dict(tags).items()) if isinstance(tags, Mapping) else ()),

@@ -92,6 +92,7 @@ class ScaleSet:
     os_type: str | None = None  # Linux | Windows
     image: str | None = None  # "publisher:offer:sku:version" or an image id
     overprovision: bool | None = None
+    scale_in_rules: tuple[str, ...] = ()  # scaleInPolicy.rules: Default | NewestVM | OldestVM; () = Default
     rolling_policy: RollingPolicy | None = None
     nic_configs: tuple[NicConfigModel, ...] = ()
     data_disks: tuple[DataDiskModel, ...] = ()

@@ -12,14 +12,18 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from vmss_tui.domain.models import OperationResult, ScaleSet
+from vmss_tui.domain.actions import scale_in_victims
+from vmss_tui.domain.models import Instance, OperationResult, ScaleSet
 from vmss_tui.ui.actions import (
     INSTANCE_ACTION_SPECS,
     SCALE_SET_ACTION_SPECS,
+    already_text,
     instance_action_summary,
     instance_action_title,
+    is_no_op,
     operation_label,
     pending_on_scale_set,
+    scale_effect,
 )
 from vmss_tui.ui.dialogs import ConfirmActionScreen, ScaleScreen
 from vmss_tui.ui.format import pluralize
@@ -77,9 +81,14 @@ class ActionFlow:
         if spec is None or self._refuse_read_only(spec.label if spec else action):
             return
         entry = host.store.selected()
-        targets = host.store.target_instances()
-        if entry is None or not targets or host.fleet is None:
+        chosen = host.store.target_instances()
+        if entry is None or not chosen or host.fleet is None:
             host.notify("No instance selected: move to one, or mark some with space", severity="warning")
+            return
+        skipped = [i for i in chosen if is_no_op(spec, i)]
+        targets = [i for i in chosen if not is_no_op(spec, i)]
+        if not targets:
+            host.notify(f"{already_text(spec, skipped)}: nothing to do", severity="warning")
             return
         scale_set = entry.scale_set
         items = [
@@ -90,7 +99,7 @@ class ActionFlow:
         ids = [i.instance_id for i in targets]
         screen = ConfirmActionScreen(
             instance_action_title(spec, scale_set, targets),
-            instance_action_summary(spec, scale_set, targets),
+            instance_action_summary(spec, scale_set, targets, skipped),
             items,
             f"{spec.label} {pluralize(len(targets), 'instance')}",
             destructive=spec.destructive,
@@ -125,18 +134,7 @@ class ActionFlow:
             return
         scale_set = entry.scale_set
         if action == "scale":
-            def scaled(target: int | None) -> None:
-                fleet = host.fleet
-                if target is None or fleet is None:
-                    host.notify(f"Cancelled: scale {scale_set.name}", timeout=3)
-                    return
-                self.start(
-                    f"Scale of {scale_set.name} from {scale_set.capacity} to {target}", scale_set,
-                    lambda progress: fleet.scale_to(scale_set, target, on_progress=progress),
-                    scale_set_pending=f"scaling {scale_set.capacity} → {target}…",
-                )
-
-            host.push_screen(ScaleScreen(scale_set), scaled)
+            self._request_scale(entry.scale_set, entry.instances)
             return
         instances = entry.instances or []
         affected = [i for i in instances if i.power_state not in spec.no_op_states]
@@ -166,6 +164,51 @@ class ActionFlow:
             ConfirmActionScreen(f"{label}?", summary, items, spec.label, destructive=action == "stop_all"),
             confirmed,
         )
+
+    def _request_scale(self, scale_set: ScaleSet, instances: list[Instance] | None) -> None:
+        """Scale to N: the dialog reads the capacity fresh; a scale-in is then confirmed like a
+        delete (the name typed, Cancel the default), naming the instances Azure removes."""
+        host = self.host
+        fleet = host.fleet
+        assert fleet is not None
+        dialog = ScaleScreen(scale_set, lambda: fleet.get_scale_set(scale_set.resource_group, scale_set.name))
+
+        def scaled(target: int | None) -> None:
+            fresh = dialog.scale_set
+            if target is None or host.fleet is None:
+                host.notify(f"Cancelled: scale {scale_set.name}", timeout=3)
+                return
+            label = f"Scale of {fresh.name} from {fresh.capacity} to {target}"
+            pending = f"scaling {fresh.capacity} → {target}…"
+            if target >= fresh.capacity:
+                self._scale(fresh, target, label, pending, frozenset())
+                return
+            victims = scale_in_victims(fresh, instances, target) if instances is not None else None
+            shown = victims if victims is not None else (instances or [])
+            items = [f"{i.instance_id:>5}  {(i.computer_name or i.name):<18} {i.power_state}" for i in shown]
+            summary = scale_effect(fresh, target, victims)
+            if victims is None:
+                summary += " The instances now:"
+
+            def confirmed(ok: bool | None) -> None:
+                if not ok:
+                    host.notify(f"Cancelled: {label}", timeout=3)
+                    return
+                keys = frozenset(i.id for i in victims or ())
+                self._scale(fresh, target, label, pending, keys)
+
+            host.push_screen(ConfirmActionScreen(
+                f"Scale in {fresh.name} from {fresh.capacity} to {target}?", summary, items,
+                f"Scale in to {target}", destructive=True, type_to_confirm=fresh.name), confirmed)
+
+        host.push_screen(dialog, scaled)
+
+    def _scale(self, scale_set: ScaleSet, target: int, label: str, pending: str, keys: frozenset[str]) -> None:
+        fleet = self.host.fleet
+        if fleet is None:
+            return
+        self.start(label, scale_set, lambda progress: fleet.scale_to(scale_set, target, on_progress=progress),
+                   pending="deleting…" if keys else "", instance_keys=keys, scale_set_pending=pending)
 
     # ------------------------------------------------------------------ running one
     def start(

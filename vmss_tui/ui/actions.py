@@ -20,9 +20,9 @@ class ActionSpec:
     effect: str  # one sentence: what happens to each instance
     destructive: bool = False  # red button
     type_name: bool = False  # the scale set's name must be typed to confirm
-    # Which power states the action changes nothing for (said in the dialog, not enforced:
-    # ARM decides and reports).
+    # Which power states the action changes nothing for: such instances are left out, and said so.
     no_op_states: tuple[str, ...] = ()
+    already: str = ""  # how a person says it: "Already running"
     # What the affected rows read while the operation runs ("restarting…").
     pending: str = ""
 
@@ -31,7 +31,7 @@ INSTANCE_ACTION_SPECS: dict[str, ActionSpec] = {
     spec.id: spec
     for spec in (
         ActionSpec(START, "Start", "boots the VM; compute billing resumes.", no_op_states=("running",),
-                   pending="starting…"),
+                   already="Already running", pending="starting…"),
         ActionSpec(RESTART, "Restart", "reboots the guest OS; the VM stays allocated and keeps its disks and IPs.",
                    pending="restarting…"),
         ActionSpec(
@@ -39,6 +39,7 @@ INSTANCE_ACTION_SPECS: dict[str, ActionSpec] = {
             "Stop (power off)",
             "powers the VM off without a guest shutdown; it stays allocated and compute is still billed.",
             no_op_states=("stopped", "deallocated"),
+            already="Already stopped or deallocated",
             pending="stopping…",
         ),
         ActionSpec(
@@ -46,6 +47,7 @@ INSTANCE_ACTION_SPECS: dict[str, ActionSpec] = {
             "Deallocate",
             "stops the VM and releases its compute (billing stops); ephemeral disks are lost.",
             no_op_states=("deallocated",),
+            already="Already deallocated",
             pending="deallocating…",
         ),
         ActionSpec(
@@ -61,6 +63,7 @@ INSTANCE_ACTION_SPECS: dict[str, ActionSpec] = {
             UPDATE,
             "Update to latest model",
             "applies the scale set's current model (manual upgrade); the instance may restart.",
+            already="Already on the latest model",
             pending="updating…",
         ),
         ActionSpec(
@@ -95,27 +98,47 @@ def instance_action_title(spec: ActionSpec, scale_set: ScaleSet, instances: list
     return f"{spec.label}: {pluralize(len(instances), 'instance')} of {scale_set.name}?"
 
 
-def instance_action_summary(spec: ActionSpec, scale_set: ScaleSet, instances: list[Instance]) -> str:
-    """The sentence above the instance list in the dialog."""
+def is_no_op(spec: ActionSpec, instance: Instance) -> bool:
+    """The action would change nothing for this instance (start a running one, update one that
+    already runs the latest model)."""
+    if instance.power_state in spec.no_op_states:
+        return True
+    return spec.id == UPDATE and instance.latest_model is True
+
+
+def already_text(spec: ActionSpec, instances: list[Instance]) -> str:
+    """`Already running: instance 0`, `Already on the latest model: instances 1, 4`."""
+    ids = [i.instance_id for i in instances]
+    which = f"instance {ids[0]}" if len(ids) == 1 else f"instances {summarize_ids(ids)}"
+    return f"{spec.already or 'Nothing to do'}: {which}"
+
+
+def instance_action_summary(spec: ActionSpec, scale_set: ScaleSet, instances: list[Instance],
+                            skipped: list[Instance] | None = None) -> str:
+    """The sentence above the instance list in the dialog (`skipped`: left out, already there)."""
     subject = "this instance" if len(instances) == 1 else f"each of these {len(instances)} instances"
     text = f"{spec.label} {subject} of {scale_set.name} (resource group {scale_set.resource_group}): {spec.effect}"
-    unaffected = [i.instance_id for i in instances if i.power_state in spec.no_op_states]
-    if unaffected:
-        text += f" Already {'/'.join(spec.no_op_states)}: {', '.join(unaffected)}."
+    if skipped:
+        text += f" Left out: {already_text(spec, skipped)}."
     if spec.id == DELETE:
         text += f" Capacity {scale_set.capacity} -> {max(0, scale_set.capacity - len(instances))}."
     return text
 
 
-def scale_effect(scale_set: ScaleSet, target: int) -> str:
+def scale_effect(scale_set: ScaleSet, target: int, victims: list[Instance] | None = None) -> str:
+    """What scaling to `target` does (`victims`: the instances a scale-in removes, where known)."""
     if target == scale_set.capacity:
         return f"{scale_set.name} already has capacity {target}: nothing to do."
     if target > scale_set.capacity:
         return (f"Capacity {scale_set.capacity} -> {target}: Azure creates "
                 f"{pluralize(target - scale_set.capacity, 'instance')} from the current model.")
-    return (f"Capacity {scale_set.capacity} -> {target}: Azure deletes "
-            f"{pluralize(scale_set.capacity - target, 'instance')} (chosen by the scale-in policy) "
-            "with their OS disks.")
+    count = pluralize(scale_set.capacity - target, "instance")
+    if victims:
+        which = summarize_ids([i.instance_id for i in victims])
+        return (f"Capacity {scale_set.capacity} -> {target}: Azure deletes {count} with their OS disks: "
+                f"{which} (the highest instance ids, by the Default scale-in policy).")
+    return (f"Capacity {scale_set.capacity} -> {target}: Azure deletes {count} with their OS disks, "
+            "chosen by the scale-in policy (zones, fault domains and the policy's rules decide which).")
 
 
 def operation_label(spec: ActionSpec, scale_set: ScaleSet, instance_ids: list[str]) -> str:

@@ -10,6 +10,7 @@ never wait on the network, so a key press is never blocked by a refresh.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -25,12 +26,13 @@ from vmss_tui.azure.errors import is_throttled
 from vmss_tui.config import Config, load_config, unknown_binding_problems
 from vmss_tui.ui import intents
 from vmss_tui.ui.commands import ActionCommands, JumpCommands
-from vmss_tui.ui.dialogs import SubscriptionScreen
+from vmss_tui.ui.dialogs import ConfirmActionScreen, SubscriptionScreen
 from vmss_tui.ui.errors import one_line
+from vmss_tui.ui.panes.scale_sets import ScaleSetsPane, SubscriptionFleets
 from vmss_tui.ui.poller import Failure, FetchContext, Poller, Track
 from vmss_tui.ui.reports import SubscriptionsListed, TrackReported
 from vmss_tui.ui.screens.fleet import FleetScreen
-from vmss_tui.ui.store import ACTIONS, FleetStore
+from vmss_tui.ui.store import ACTIONS, SELECTION, FleetStore
 
 if TYPE_CHECKING:
     from vmss_tui.azure.fleet import ConnectionSettings, Fleet
@@ -63,7 +65,10 @@ class VmssConsoleApp(App[int]):
         ssh_identity_file: str | None = None,
         clock: Callable[[], float] = time.time,
         heartbeat: float = 1.0,
+        all_subscriptions: bool | None = None,
     ) -> None:
+        """`all_subscriptions`: list the scale sets of every subscription (Resource Graph);
+        None: as the config file says."""
         super().__init__()
         self.settings = settings
         self.read_only = bool(settings.read_only)
@@ -74,6 +79,10 @@ class VmssConsoleApp(App[int]):
         self.heartbeat_seconds = heartbeat
         self.store = FleetStore(clock)
         self.store.subscription_id = settings.subscription_id or self.config.subscription
+        if all_subscriptions is None:
+            all_subscriptions = bool(getattr(self.config, "all_subscriptions", False))
+        self.store.all_subscriptions = self.all_subscriptions = all_subscriptions
+        self.fleets: SubscriptionFleets | None = None  # with all_subscriptions, once connected
         self.poller = Poller(
             clock=clock,
             spawn=self._spawn,
@@ -127,7 +136,7 @@ class VmssConsoleApp(App[int]):
         if self.poller.stopped:
             return
         self.poller.tick()
-        self.fleet_screen.render_bars()
+        self.fleet_screen.render_bars(titles=False)
         self._set_watch_timer(bool(self.store.watched(self.clock())))
 
     def _set_watch_timer(self, on: bool) -> None:
@@ -140,6 +149,8 @@ class VmssConsoleApp(App[int]):
     def _store_changed(self, topics: frozenset[str]) -> None:
         if ACTIONS in topics:
             self._set_watch_timer(bool(self.store.watched(self.clock())))
+        if SELECTION in topics and self.fleets is not None:
+            self._follow_selection()
 
     def _spawn(self, name: str, work: Coroutine[Any, Any, None]) -> None:
         self.run_worker(work, group=name, exit_on_error=False)
@@ -167,21 +178,68 @@ class VmssConsoleApp(App[int]):
 
         async def connect() -> Fleet:
             # Heavy SDK imports happen off the event loop, so the first frame and keys stay live.
-            await asyncio.to_thread(_preload_sdk)
+            await asyncio.to_thread(_preload_sdk, graph=self.all_subscriptions)
             return await Fleet.open(self.settings, subscription_id=self.store.subscription_id)
 
+        if self.fleets is not None and self.store.subscription_id:
+            return self.fleets.get(self.store.subscription_id)  # the selected scale set's subscription
         return connect()
 
     def _connected(self, fleet: Fleet) -> None:
         if self.poller.stopped:
             self._close_later(fleet)
             return
+        if self.fleets is not None:
+            self._use_fleet(fleet)
+            self._follow_selection()  # the selection may have moved on while it opened
+            return
+        if self.all_subscriptions:
+            self.fleets = self.fleet_screen.pane(ScaleSetsPane).fleets = SubscriptionFleets(fleet)
         self.poller.fleet = fleet
         self.store.subscription_id = fleet.subscription_id
         self.fleet_screen.request_refresh("scale_sets", "instances", "nat", "counts")
 
     def _close_later(self, fleet: Fleet) -> None:
-        self.run_worker(fleet.close(), exit_on_error=False)
+        if self.fleets is None or not self.fleets.holds(fleet):
+            self.run_worker(fleet.close(), exit_on_error=False)
+
+    # ================================================================== every subscription
+    def _follow_selection(self) -> None:
+        """The session's Fleet is the selected scale set's subscription's: every pane, action and
+        refresh of the selection goes to that subscription. A Fleet not open yet opens through
+        the connect track (nothing reads the selection meanwhile)."""
+        entry = self.store.selected()
+        current = self.poller.fleet
+        if entry is None or self.fleets is None or self.poller.stopped:
+            return
+        wanted = entry.scale_set.subscription_id
+        if current is not None and current.subscription_id.casefold() == wanted.casefold():
+            return
+        cached = self.fleets.cached(wanted)
+        if cached is not None:
+            self._use_fleet(cached)
+            return
+        self.poller.fleet = None
+        self.store.subscription_id = wanted
+        self.poller.request_now("connect")
+        self.call_later(self.poller.tick)
+
+    def _use_fleet(self, fleet: Fleet) -> None:
+        assert self.fleets is not None
+        for track in ("instances", "nat"):
+            self.poller.cancel(track)  # a refresh in flight reads the previous subscription
+        self.poller.fleet = self.fleets.current = fleet
+        self.store.subscription_id = fleet.subscription_id
+        self.fleet_screen.request_refresh("instances", "nat", "scale_set_live")
+        self.fleet_screen.pane(ScaleSetsPane).fleet_changed()
+
+    def _jump_to_subscription(self, subscription_id: str) -> None:
+        first = next((e for e in self.store.ordered()
+                      if e.scale_set.subscription_id.casefold() == subscription_id.casefold()), None)
+        if first is None:
+            self.notify(f"No scale set listed in subscription {subscription_id}", severity="warning")
+            return
+        self.fleet_screen.jump_to_scale_set(first.scale_set.id)
 
     # ================================================================== subscriptions
     @on(intents.SwitchSubscription)
@@ -220,6 +278,9 @@ class VmssConsoleApp(App[int]):
         self.push_screen(SubscriptionScreen(message.subscriptions, self.store.subscription_id), picked)
 
     def _reconnect(self, subscription_id: str) -> None:
+        if self.all_subscriptions:  # every subscription is listed already: go to its scale sets
+            self._jump_to_subscription(subscription_id)
+            return
         old = self.poller.fleet
         self.poller.fleet = None
         for track in REFRESH_TRACKS:
@@ -232,6 +293,21 @@ class VmssConsoleApp(App[int]):
         self.notify(f"Switching to subscription {subscription_id}", timeout=3)
 
     # ================================================================== config and shutdown
+    async def action_quit(self) -> None:
+        """ctrl+q: at once, unless something would end or be left running; then it asks first."""
+        blockers = self.fleet_screen.quit_blockers() if self.fleet_screen.ready else []
+        if not blockers:
+            self.exit(0)
+            return
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self.exit(0)
+
+        self.push_screen(ConfirmActionScreen(
+            "Quit vmss-tui?", "Quitting now means:", [f"• {text}" for text in blockers], "Quit",
+            destructive=True), answered)
+
     def handle_bindings_clash(self, clashed_bindings: set[Binding], node: Any) -> None:
         for binding in clashed_bindings:
             ident = binding.id or binding.action
@@ -256,6 +332,9 @@ class VmssConsoleApp(App[int]):
                 await asyncio.wait_for(fleet.close(), timeout=3)
             except Exception:  # noqa: BLE001 - closing is best effort on the way out
                 pass
+        if self.fleets is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.fleets.close(), timeout=3)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # Every worker catches its own errors; this is the net under that net.
@@ -263,11 +342,11 @@ class VmssConsoleApp(App[int]):
             self.store.record_error(one_line(event.worker.error))
 
 
-def _preload_sdk() -> None:
-    """Import the heavy SDK modules (run in a thread)."""
+def _preload_sdk(*, graph: bool = False) -> None:
+    """Import the heavy SDK modules (run in a thread); `graph`: Resource Graph's too."""
     import importlib
 
-    for name in ("azure.mgmt.compute.aio", "azure.mgmt.network.aio"):
+    for name in ("azure.mgmt.compute.aio", "azure.mgmt.network.aio", *(("azure.mgmt.resourcegraph.aio",) if graph else ())):
         importlib.import_module(name)
 
 
@@ -302,15 +381,96 @@ def run_console(
 ) -> int:
     """Run the console until the user quits; returns the process exit code.
 
-    `ssh_identity_file`: a private key SSH sessions try first (the demo simulator's client key)."""
-    app = VmssConsoleApp(settings, ssh_target=ssh_target, ssh_identity_file=ssh_identity_file)
+    `ssh_identity_file`: a private key SSH sessions try first (-i, or the demo simulator's key).
+    Without a terminal (standard input and Textual's output, standard error) it says so and
+    returns 2 at once, instead of spinning on a closed input. SIGTERM, SIGHUP and SIGINT end it
+    as a quit does (the terminal restored) and it returns 128 + the signal number."""
+    import contextlib
+    import os
+    import signal
+    import sys
+    from dataclasses import replace
+
+    from textual.widget import Widget
+
+    from vmss_tui.azure.errors import FleetError
+    from vmss_tui.config import binding_clash_problems, bindings_of, sources_of
+    from vmss_tui.ui import dialogs, help, prompt, ssh_pane
+    from vmss_tui.ui.details import DetailsScreen
+    from vmss_tui.ui.panes import disks, instances, nat, scale_sets
+
+    def say(line: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # a terminal that is gone (SIGHUP)
+            print(line, file=sys.stderr, flush=True)
+
+    for name, stream in (("standard input", sys.__stdin__), ("standard error", sys.__stderr__)):
+        try:
+            is_terminal = stream is not None and stream.isatty()
+        except (OSError, ValueError):  # closed
+            is_terminal = False
+        if not is_terminal:
+            say(f"vmss-tui: the console needs a terminal, and its {name} is not one "
+                "(for scripts and cron: `vmss-tui get ...`)")
+            return 2
+
+    # Keys that [keys] binds to two actions of one pane: said with the other config problems.
+    config = load_config()
+    owners: dict[str, list[tuple[str, str]]] = {}
+    for module in (dialogs, help, prompt, ssh_pane, disks, instances, nat, scale_sets):
+        for cls in vars(module).values():
+            if not (isinstance(cls, type) and cls.__module__ == module.__name__ and issubclass(cls, Widget)):
+                continue
+            chain = [cls, VmssConsoleApp] if issubclass(cls, Screen) else [cls, FleetScreen, VmssConsoleApp]
+            owners[getattr(cls, "HELP_SECTION", None) or cls.__name__] = bindings_of(chain)
+    owners["the fleet screen"] = bindings_of([FleetScreen, VmssConsoleApp])
+    owners["details"] = bindings_of([DetailsScreen, VmssConsoleApp])
+    clashes = binding_clash_problems(config, owners)
+    if clashes:
+        config = replace(config, problems=(*config.problems, *clashes))
+
+    app = VmssConsoleApp(settings, config=config, ssh_target=ssh_target, ssh_identity_file=ssh_identity_file)
+
+    # "check --subscription" names the place the value really came from (environment, config line).
+    sources = sources_of(endpoint=settings.arm_endpoint, subscription=settings.subscription_id, config=config,
+                         environ=os.environ, endpoint_env="VMSS_TUI_ARM_ENDPOINT",
+                         subscription_env="AZURE_SUBSCRIPTION_ID")
+    describe = app.poller.describe_error
+
+    def described(error: BaseException) -> str:
+        if isinstance(error, FleetError):
+            error.hint = sources.hint(error.hint)
+        return describe(error)
+
+    app.poller.describe_error = described
+
+    stopping: list[int] = []
+    previous: dict[int, Any] = {}
+
+    def stop(signum: int, frame: Any) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # the app's loop is not running (yet, or any more)
+            handler = previous.get(signum)
+            if callable(handler):
+                handler(signum, frame)
+            raise KeyboardInterrupt from None
+        if not stopping:  # once: a second signal while the app winds down changes nothing
+            stopping.append(signum)
+            loop.call_soon_threadsafe(lambda: app.exit(None, 128 + signum))
+
+    with contextlib.suppress(ValueError):  # not the main thread: signals stay as they are
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            previous[signum] = signal.signal(signum, stop)
     try:
         result = app.run()
     except Exception as error:  # noqa: BLE001 - one line, never a traceback
-        import sys
-
-        print(f"vmss-tui: {one_line(error)}", file=sys.stderr)
+        say(f"vmss-tui: {one_line(error)}")
         return 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if stopping:
+        return 128 + stopping[0]
     if app.return_code not in (None, 0):
         return app.return_code
     return int(result or 0)

@@ -97,7 +97,7 @@ class ActionCommands(_FleetProvider):
         yield "switch subscription", partial(screen.run_command, "sub"), ":sub"
         yield "clear marks", screen.store.clear_marks, "instances"
         yield "ssh to the selected instance", screen.ssh_to_cursor, "s"
-        yield "quit", partial(app.exit, 0), ":q"
+        yield "quit", partial(app.run_action, "quit"), ":q"
         if screen.read_only:
             return
         entry = screen.store.selected()

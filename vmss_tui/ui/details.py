@@ -60,6 +60,7 @@ def describe_scale_set(
     counts: InstanceCounts | None,
     open_ports: Sequence[int] | None,
     resolution: NatResolution | None,
+    error: str | None = None,
 ) -> str:
     out = [f"Scale set {scale_set.name}", ""]
     out += _lines([
@@ -88,6 +89,8 @@ def describe_scale_set(
             ("Prioritize unhealthy", p.prioritize_unhealthy_instances),
             ("Max surge", p.max_surge),
         ])
+    if error is not None:
+        out += ["", "Instances", f"  cannot be listed: {error}"]
     if counts is not None:
         out += ["", "Instances"]
         out += _lines([
@@ -143,9 +146,11 @@ def describe_instance(
         ("Provisioning", instance.provisioning_state),
         ("Status message", instance.status_message),
         ("Latest model", {True: "yes", False: "no: update (u) applies the scale set's model"}.get(
-            instance.latest_model, "unknown")),
+            instance.latest_model, "unknown (ARM does not say for a Flexible VM)")),
         ("Health", instance.health),
+        ("Orchestration", instance.orchestration_mode),
         ("Zone", instance.zone),
+        ("Fault domain", instance.fault_domain),
         ("VM size", instance.vm_size),
         ("Private IP", private_ip),
     ])
@@ -226,7 +231,8 @@ class DetailsScreen(Screen[None]):
 
     def _show_content(self) -> None:
         what = "JSON as ARM returned it" if self.mode == "json" else "description"
-        self.query_one("#details-title", Static).update(f" {self.subject} · {what}   (y JSON · d describe · Esc back)")
+        # The subject is a resource name: text, never markup.
+        self.query_one("#details-title", Static).update(Text(f" {self.subject} · {what}   (y JSON · d describe · Esc back)"))
         content = self.query_one("#details-content", Static)
         if self.mode == "json":
             content.update(Syntax(self.json_text, "json", theme="ansi_dark", background_color="default",

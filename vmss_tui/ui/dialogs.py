@@ -8,7 +8,7 @@ text in them is shown as text, never parsed as markup: names and messages come f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from rich.text import Text
 from textual import on
@@ -16,11 +16,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.validation import Integer
 from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from vmss_tui.domain.actions import MAX_CAPACITY
+from vmss_tui.domain.actions import MAX_CAPACITY, is_strict_count
 from vmss_tui.domain.models import ScaleSet
 from vmss_tui.ui.actions import scale_effect
 
@@ -82,7 +81,12 @@ class ConfirmActionScreen(ModalScreen[bool]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
+        # The name must be typed before anything can happen, so the typing goes to its field;
+        # Cancel stays the default (Enter with an empty or wrong name cancels).
+        if self.type_to_confirm is not None:
+            self.query_one("#dialog-type", Input).focus()
+        else:
+            self.query_one("#cancel", Button).focus()
 
     def action_cancel(self) -> None:
         self.dismiss(False)
@@ -93,10 +97,7 @@ class ConfirmActionScreen(ModalScreen[bool]):
 
     @on(Input.Submitted, "#dialog-type")
     def _submitted(self, event: Input.Submitted) -> None:
-        if event.value == self.type_to_confirm:
-            self.dismiss(True)
-        else:
-            self.notify(f"Type {self.type_to_confirm} exactly, or press Esc to cancel", severity="warning")
+        self.dismiss(event.value == self.type_to_confirm)
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
@@ -109,79 +110,94 @@ class ConfirmActionScreen(ModalScreen[bool]):
 
 
 class ScaleScreen(ModalScreen[int | None]):
-    """Scale to N: an integer 0..1000, validated as it is typed."""
+    """Scale to N: ASCII digits only, 0..1000, checked as typed against the capacity read fresh
+    from ARM when the dialog opens (the list's figure may be half a minute old)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel"), *DIALOG_FOCUS_BINDINGS]
 
-    def __init__(self, scale_set: ScaleSet) -> None:
+    def __init__(self, scale_set: ScaleSet, read_fresh: Callable[[], Awaitable[ScaleSet]] | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.scale_set = scale_set
+        self._read_fresh = read_fresh
+        self.fresh = read_fresh is None  # the capacity shown is ARM's of a moment ago
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(Text(f"Scale {self.scale_set.name}"), id="dialog-title")
-            yield Static(
-                Text(f"Resource group {self.scale_set.resource_group} · capacity now {self.scale_set.capacity}. "
-                     f"New capacity (0-{MAX_CAPACITY}):"),
-                id="dialog-summary",
-            )
-            yield Input(
-                placeholder=str(self.scale_set.capacity),
-                type="integer",
-                max_length=4,
-                validators=[Integer(minimum=0, maximum=MAX_CAPACITY,
-                                    failure_description=f"a whole number from 0 to {MAX_CAPACITY}")],
-                validate_on=["changed", "submitted"],
-                id="scale-input",
-            )
+            yield Static(self._summary(), id="dialog-summary")
+            yield Input(placeholder=str(self.scale_set.capacity), max_length=4, id="scale-input")
             yield Static("Type the new capacity; Enter applies it, Esc cancels.", id="scale-hint")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Scale", id="confirm", variant="warning", disabled=True)
         yield Footer(compact=True, show_command_palette=False)
 
+    def _summary(self) -> Text:
+        now = "" if self.fresh else " (reading the current capacity…)"
+        return Text(f"Resource group {self.scale_set.resource_group} · capacity now {self.scale_set.capacity}{now}. "
+                    f"New capacity (0-{MAX_CAPACITY}):")
+
     def on_mount(self) -> None:
         # The number must be typed before anything can happen, so typing starts right here;
         # Enter with nothing (or the current capacity) typed cancels.
         self.query_one("#scale-input", Input).focus()
+        if self._read_fresh is not None:
+            self.run_worker(self._refresh(), exit_on_error=False)
+
+    async def _refresh(self) -> None:
+        assert self._read_fresh is not None
+        try:
+            self.scale_set = await self._read_fresh()
+        except Exception as error:  # noqa: BLE001 - said in the dialog, which stays usable
+            self.query_one("#dialog-summary", Static).update(Text(
+                f"Could not read the current capacity ({type(error).__name__}: {error}); "
+                "scaling is not offered until it can be read.", style="red"))
+            return
+        self.fresh = True
+        self.query_one("#dialog-summary", Static).update(self._summary())
+        self._changed_to(self.query_one("#scale-input", Input).value)
 
     def _target(self) -> int | None:
-        value = self.query_one("#scale-input", Input).value.strip()
-        if not value:
+        value = self.query_one("#scale-input", Input).value
+        if not is_strict_count(value):
             return None
-        try:
-            target = int(value)
-        except ValueError:
-            return None
-        return target if 0 <= target <= MAX_CAPACITY else None
+        target = int(value)
+        return target if target <= MAX_CAPACITY else None
 
     @on(Input.Changed, "#scale-input")
     def _changed(self, event: Input.Changed) -> None:
+        self._changed_to(event.value)
+
+    def _changed_to(self, value: str) -> None:
         hint = self.query_one("#scale-hint", Static)
         button = self.query_one("#confirm", Button)
-        if not event.value.strip():
+        if not value:
             hint.update("Type the new capacity; Enter applies it, Esc cancels.")
             hint.set_class(False, "invalid")
             button.disabled = True
             return
         target = self._target()
         if target is None:
-            hint.update(f"Not valid: capacity must be a whole number from 0 to {MAX_CAPACITY}.")
+            hint.update(Text(f"Not valid: {value!r}. The capacity is a whole number from 0 to {MAX_CAPACITY}, "
+                             "in digits 0-9."))
             hint.set_class(True, "invalid")
             button.disabled = True
             return
         hint.set_class(False, "invalid")
         hint.update(Text(scale_effect(self.scale_set, target)))
-        button.disabled = target == self.scale_set.capacity
+        button.disabled = not self.fresh or target == self.scale_set.capacity
         button.label = f"Scale to {target}"
+
+    def _accept(self) -> None:
+        target = self._target()
+        if self.fresh and target is not None and target != self.scale_set.capacity:
+            self.dismiss(target)
+        else:
+            self.dismiss(None)
 
     @on(Input.Submitted, "#scale-input")
     def _submitted(self) -> None:
-        target = self._target()
-        if not self.query_one("#scale-input", Input).value.strip():
-            self.dismiss(None)
-        elif target is not None and target != self.scale_set.capacity:
-            self.dismiss(target)
+        self._accept()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -192,9 +208,7 @@ class ScaleScreen(ModalScreen[int | None]):
 
     @on(Button.Pressed, "#confirm")
     def _confirm(self) -> None:
-        target = self._target()
-        if target is not None and target != self.scale_set.capacity:
-            self.dismiss(target)
+        self._accept()
 
 
 class SubscriptionScreen(ModalScreen[str | None]):

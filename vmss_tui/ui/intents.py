@@ -27,11 +27,13 @@ class RunScaleSetAction(Message):
 
 
 class OpenSsh(Message):
-    """An SSH session to an instance of the selected scale set (by its resource id)."""
+    """An SSH session to an instance of the selected scale set (by its resource id): its open
+    session's tab, or (`new`) another session beside it."""
 
-    def __init__(self, instance_key: str | None) -> None:
+    def __init__(self, instance_key: str | None, *, new: bool = False) -> None:
         super().__init__()
         self.instance_key = instance_key
+        self.new = new
 
 
 class ShowDetails(Message):
@@ -98,3 +100,19 @@ class SwitchSubscription(Message):
     def __init__(self, subscription_id: str | None) -> None:
         super().__init__()
         self.subscription_id = subscription_id
+
+
+class ShowRollout(Message):
+    """Open the live rollout view of a scale set in its tab (or switch to it when open)."""
+
+    def __init__(self, scale_set_id: str | None) -> None:
+        super().__init__()
+        self.scale_set_id = scale_set_id
+
+
+class ChangeModel(Message):
+    """The model-change dialog of a scale set (image, size, tags, custom data)."""
+
+    def __init__(self, scale_set_id: str | None) -> None:
+        super().__init__()
+        self.scale_set_id = scale_set_id

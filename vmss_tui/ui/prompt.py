@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on
 from textual.binding import Binding
 from textual.suggester import SuggestFromList
@@ -38,12 +39,25 @@ class Command:
     word: str  # what was typed as the command
 
 
+def command_for(word: str) -> str | None:
+    """The command a typed word means: an alias, else the suggestion the line shows for it (the
+    first of COMMAND_SUGGESTIONS it begins), else the one command all aliases it begins agree on."""
+    folded = word.casefold()
+    if folded in COMMAND_ALIASES:
+        return COMMAND_ALIASES[folded]
+    suggested = next((s for s in COMMAND_SUGGESTIONS if s.startswith(folded)), None)
+    if suggested is not None:
+        return COMMAND_ALIASES[suggested]
+    meant = {command for alias, command in COMMAND_ALIASES.items() if alias.startswith(folded)}
+    return meant.pop() if len(meant) == 1 else None
+
+
 def parse_command(text: str) -> Command | None:
-    """`:vmss web` -> Command("vmss", "web"); None for an empty line."""
+    """`:vmss web` -> Command("vmss", "web"); `:na` -> Command("nat", None); None for an empty line."""
     words = text.strip().lstrip(":").split()
     if not words:
         return None
-    return Command(COMMAND_ALIASES.get(words[0].casefold()), " ".join(words[1:]) or None, words[0])
+    return Command(command_for(words[0]), " ".join(words[1:]) or None, words[0])
 
 
 class PromptInput(Input):
@@ -92,7 +106,7 @@ class PromptInput(Input):
             return
         error = self.target.set_filter(event.value)
         self.set_class(error is not None, "-invalid")
-        self.tooltip = error
+        self.tooltip = Text(error) if error else None  # quotes what was typed: text, not markup
         self.post_message(intents.FilterChanged(error))
 
     @on(Input.Submitted)

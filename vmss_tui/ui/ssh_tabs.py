@@ -13,6 +13,7 @@ from textual.widgets import TabbedContent, TabPane
 from vmss_tui.domain.models import Instance, ScaleSet
 
 if TYPE_CHECKING:
+    from vmss_tui.azure.fleet import Fleet
     from vmss_tui.config import Config
     from vmss_tui.ui.store import FleetStore
 
@@ -21,6 +22,15 @@ class SshHost(Protocol):
     store: FleetStore
     config: Config
     ssh_identity_file: str | None
+    read_only: bool
+
+    @property
+    def fleet(self) -> Fleet | None: ...
+
+    def push_screen(self, screen: Any, callback: Any = None) -> Any: ...
+
+    def start_action(self, label: str, scale_set: ScaleSet, call: Any, *, pending: str = "",
+                     instance_keys: frozenset[str] = frozenset(), scale_set_pending: str = "") -> None: ...
 
     @property
     def tabs(self) -> TabbedContent: ...
@@ -45,15 +55,21 @@ class SshTabs:
         self._cli_target_done = target is None
         self._pending: tuple[str, str] | None = None  # (scale set id, instance key) awaiting NAT
         self._opened = 0
+        self._tab_of: dict[str, str] = {}  # instance resource id -> tab id of its latest session
 
-    def open(self, scale_set: ScaleSet, instance: Instance) -> Any:
-        """A new tab with an SSH session to `instance`. The target (NAT frontend of the configured
-        backend port, or the private IP through the configured jump host) comes from the NAT
-        mappings; when they are not loaded yet they are fetched and the session opens then."""
+    def open(self, scale_set: ScaleSet, instance: Instance, *, new: bool = False) -> Any:
+        """The SSH session to `instance`: its tab if one is open (unless `new`), else a new tab.
+        The target (NAT frontend of the configured backend port, or the private IP through the
+        configured jump host) comes from the NAT mappings; when they are not loaded yet they are
+        fetched and the session opens then."""
         from vmss_tui.ssh.settings import SshSettings, resolve_target
         from vmss_tui.ui.ssh_pane import SshSessionPane
 
         host = self.host
+        existing = self._tab_of.get(instance.id)
+        if not new and existing is not None and existing in {p.id for p in host.tabs.query(TabPane)}:
+            host.tabs.active = existing
+            return None
         entry = host.store.entries.get(scale_set.id)
         if entry is None or entry.nat is None:
             self._pending = (scale_set.id, instance.id)
@@ -67,6 +83,9 @@ class SshTabs:
             settings, scale_set=scale_set, instance=instance, resolution=entry.nat,
             private_ip=entry.private_ips.get(instance.instance_id),
         )
+        if choice.not_running is not None:
+            self._offer_start(scale_set, instance, choice.reason or f"instance is {choice.not_running}")
+            return None
         if choice.target is None:
             host.notify(choice.reason or f"No way to reach {instance.name} over SSH", severity="warning", timeout=10)
             return None
@@ -79,10 +98,36 @@ class SshTabs:
         tab_id = f"ssh-{self._opened}"
         tabs = host.tabs
         tabs.add_pane(TabPane(Content(choice.target.label), pane, id=tab_id))
+        self._tab_of[instance.id] = tab_id
         tabs.active = tab_id
         host.update_tab_bar()
         host.call_after_refresh(pane.focus)
         return pane
+
+    def _offer_start(self, scale_set: ScaleSet, instance: Instance, reason: str) -> None:
+        """SSH to a stopped or deallocated instance: say so, and offer to start it."""
+        from vmss_tui.ui.dialogs import ConfirmActionScreen
+
+        host = self.host
+        if host.read_only:
+            host.notify(f"{reason} (a read-only session cannot start it)", severity="warning", timeout=10)
+            return
+        label = f"Start of {scale_set.name} instance {instance.instance_id}"
+
+        def answered(ok: bool | None) -> None:
+            fleet = host.fleet
+            if not ok or fleet is None:
+                host.notify(f"Cancelled: {label}", timeout=3)
+                return
+            host.start_action(label, scale_set,
+                              lambda progress: fleet.run_instance_action(scale_set, "start", [instance.instance_id],
+                                                                         on_progress=progress),
+                              pending="starting…", instance_keys=frozenset({instance.id}))
+
+        host.push_screen(ConfirmActionScreen(
+            f"{scale_set.name}/{instance.instance_id} is {instance.power_state}",
+            f"No SSH session: {reason}. Start it? It boots the VM (compute billing resumes); press s again "
+            "once it runs.", [], "Start instance"), answered)
 
     def fleet_changed(self) -> None:
         """The store changed: a session waiting for its NAT mapping, or the one asked for on the

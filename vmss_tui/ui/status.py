@@ -20,9 +20,12 @@ SEPARATOR = " │ "
 
 def crumbs_text(entry: ScaleSetEntry | None, instance: Instance | None, view: str,
                 running: Sequence[ActionRun], now: float) -> Text:
-    """`vmss-tui › rg/name › instance 3   ⟳ Restart of … : InProgress 4s`."""
+    """`vmss-tui › rg/name › instance 3   ⟳ Restart of … : InProgress 4s` (with every
+    subscription listed, `vmss-tui › subscription › rg/name ...`: names repeat across them)."""
     text = Text.assemble(("vmss-tui", "bold"))
     if entry is not None:
+        if entry.subscription_label:
+            text.append(f" › {entry.subscription_label}")
         text.append(" › ")
         text.append(f"{entry.scale_set.resource_group}/")
         text.append(entry.scale_set.name, style="bold")
@@ -62,8 +65,13 @@ def status_text(
     last_error: str | None,
     last_error_at: float | None,
     now: float,
+    tab: tuple[int, int] | None = None,
 ) -> Text:
+    """`tab`: the front tab's place and the number of tabs, when there is more than one (at 80
+    columns the tab strip cannot show them all)."""
     parts: list[Text] = []
+    if tab is not None:
+        parts.append(Text(f"tab {tab[0]}/{tab[1]} [ ]", style="bold"))
     if read_only:
         parts.append(Text(" READ-ONLY ", style="bold reverse"))
     sub = subscription_id or "(resolving subscription)"

@@ -12,7 +12,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from vmss_tui.domain.instances import InstanceCounts, count_instances, sort_instances
-from vmss_tui.domain.models import Instance, NatResolution, OperationResult, ScaleSet
+from vmss_tui.domain.models import (
+    SOURCE_ARM,
+    SOURCE_RESOURCE_GRAPH,
+    Instance,
+    NatResolution,
+    OperationResult,
+    ScaleSet,
+)
 from vmss_tui.ui.format import format_duration
 
 # Topics a change is announced under (a pane renders when one it shows changed).
@@ -31,6 +38,23 @@ ALL_TOPICS = frozenset({SCALE_SETS, INSTANCES, NAT, MARKS, SELECTION, CURSOR, AC
 # "starting" while it boots, after its operation has ended).
 WATCH_AFTER = 15.0
 FINISHED_KEPT = 20
+# Resource Graph lags ARM by up to this long: a scale set read from ARM more recently than that
+# before a listing from the graph is kept over the graph's (older) copy.
+GRAPH_LAG = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class FleetListing:
+    """The scale sets of every subscription (with --all-subscriptions), as one listing had them."""
+
+    scale_sets: tuple[ScaleSet, ...]
+    subscriptions: tuple[tuple[str, str], ...]  # (id, display name) of every subscription it covered
+    source: str  # SOURCE_RESOURCE_GRAPH (one paged query) | SOURCE_ARM (one list per subscription)
+    fetched_at: float
+    requests: int  # HTTP requests the listing took
+    truncated: bool = False  # Resource Graph cut the result short
+    failed: tuple[tuple[str, str], ...] = ()  # (subscription id, one line): not listed
+    note: str | None = None  # why the listing is not from where it was asked (a fallback)
 
 
 @dataclass(slots=True)
@@ -45,6 +69,9 @@ class ScaleSetEntry:
     private_ips: dict[str, str] = field(default_factory=dict)  # instance id -> private IP
     open_ports: tuple[int, ...] | None = None  # SSH/RDP open to any source; None: unknown
     marks: set[str] = field(default_factory=set)  # instance resource ids
+    live_at: float | None = None  # when `scale_set` was read from ARM over a Resource Graph copy
+    subscription_label: str | None = None  # with every subscription listed: its display name
+    error: str | None = None  # why its instances could not be listed (one line), until they can
 
     def instance(self, key: str | None) -> Instance | None:
         if key is None or not self.instances:
@@ -82,6 +109,10 @@ class FleetStore:
         self.selected_id: str | None = None
         self.instance_cursor: str | None = None  # resource id of the instance under the cursor
         self.subscription_id: str | None = None
+        # --all-subscriptions: the list comes from every subscription (`apply_fleet_listing`).
+        self.all_subscriptions = False
+        self.listing: FleetListing | None = None
+        self.subscription_names: dict[str, str] = {}  # subscription id, casefolded -> display name
         self.loaded_once = False
         self.last_refresh: float | None = None
         self.last_error: str | None = None  # the last failure, one line (shown until the next one)
@@ -115,8 +146,28 @@ class FleetStore:
         return self.entries.get(self.selected_id) if self.selected_id else None
 
     def ordered(self) -> list[ScaleSetEntry]:
-        """By resource group, then name (the scale-set pane's order)."""
+        """By resource group, then name (the scale-set pane's order); with every subscription
+        listed, by subscription first."""
+        if self.all_subscriptions:
+            return sorted(self.entries.values(), key=lambda e: (*self.subscription_sort_key(e.scale_set.subscription_id),
+                                                                *scale_set_sort_key(e.scale_set)))
         return sorted(self.entries.values(), key=lambda e: scale_set_sort_key(e.scale_set))
+
+    def subscription_label(self, subscription_id: str) -> str:
+        """The subscription's display name, else its id."""
+        return self.subscription_names.get(subscription_id.casefold()) or subscription_id
+
+    def subscription_sort_key(self, subscription_id: str) -> tuple[str, str]:
+        return (self.subscription_label(subscription_id).casefold(), subscription_id.casefold())
+
+    def subscription_totals(self) -> dict[str, tuple[int, int]]:
+        """Subscription id, casefolded -> (scale sets, instances the models ask for) as listed."""
+        totals: dict[str, tuple[int, int]] = {}
+        for entry in self.entries.values():
+            key = entry.scale_set.subscription_id.casefold()
+            sets, capacity = totals.get(key, (0, 0))
+            totals[key] = (sets + 1, capacity + entry.scale_set.capacity)
+        return totals
 
     def find_scale_set(self, name: str, resource_group: str | None = None) -> list[ScaleSetEntry]:
         """Entries whose name (and group, if given) match, case-insensitively; `group/name` works too."""
@@ -147,9 +198,11 @@ class FleetStore:
             seen.add(scale_set.id)
             entry = self.entries.get(scale_set.id)
             if entry is None:
-                self.entries[scale_set.id] = ScaleSetEntry(scale_set)
+                entry = self.entries[scale_set.id] = ScaleSetEntry(scale_set)
             else:
                 entry.scale_set = scale_set
+            if self.all_subscriptions:
+                entry.subscription_label = self.subscription_label(scale_set.subscription_id)
         for gone in set(self.entries) - seen:
             del self.entries[gone]
         self.loaded_once = True
@@ -158,6 +211,34 @@ class FleetStore:
             self.selected_id = None
             topics += [SELECTION, INSTANCES, NAT]
         self._changed(*topics)
+
+    def apply_fleet_listing(self, listing: FleetListing) -> None:
+        """Every subscription's scale sets. A scale set read from ARM less than GRAPH_LAG before a
+        Resource Graph listing keeps its ARM copy (the graph may not have seen that change yet)."""
+        self.listing = listing
+        self.subscription_names = {sub.casefold(): name for sub, name in listing.subscriptions}
+        scale_sets: list[ScaleSet] = []
+        for scale_set in listing.scale_sets:
+            entry = self.entries.get(scale_set.id)
+            if (
+                entry is not None and entry.live_at is not None and listing.source == SOURCE_RESOURCE_GRAPH
+                and listing.fetched_at - entry.live_at < GRAPH_LAG
+            ):
+                scale_sets.append(entry.scale_set)
+                continue
+            if entry is not None:
+                entry.live_at = None
+            scale_sets.append(scale_set)
+        self.apply_scale_sets(scale_sets)
+
+    def apply_live_scale_set(self, scale_set: ScaleSet, fetched_at: float) -> None:
+        """One scale set as ARM has it now, over the copy a Resource Graph listing gave."""
+        entry = self.entries.get(scale_set.id)
+        if entry is None:
+            return
+        entry.scale_set = scale_set
+        entry.live_at = fetched_at if scale_set.source == SOURCE_ARM else None
+        self._changed(SCALE_SETS)
 
     def apply_open_ports(self, open_ports: dict[str, tuple[int, ...] | None]) -> None:
         for scale_set_id, ports in open_ports.items():
@@ -173,7 +254,19 @@ class FleetStore:
         entry.instances = sort_instances(instances)
         entry.counts = count_instances(entry.instances)
         entry.fetched_at = fetched_at
+        entry.error = None
         entry.marks &= {i.id for i in entry.instances}
+        if scale_set_id == self.selected_id:
+            self._changed(SCALE_SETS, INSTANCES)
+        else:
+            self._changed(SCALE_SETS)
+
+    def apply_instances_failure(self, scale_set_id: str, error: str) -> None:
+        """This scale set's instances could not be listed (the others could): said on its row."""
+        entry = self.entries.get(scale_set_id)
+        if entry is None:
+            return
+        entry.error = error
         if scale_set_id == self.selected_id:
             self._changed(SCALE_SETS, INSTANCES)
         else:
@@ -202,6 +295,7 @@ class FleetStore:
         self.entries.clear()
         self.selected_id = None
         self.loaded_once = False
+        self.listing = None
         self.last_refresh = None
         if subscription_id is not None:
             self.subscription_id = subscription_id

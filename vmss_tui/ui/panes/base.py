@@ -14,7 +14,15 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from typing import Any
+
+    from textual.screen import Screen
+    from textual.widget import Widget
+
+    from vmss_tui.azure.fleet import Fleet
     from vmss_tui.config import Config
+    from vmss_tui.domain.models import OperationResult, ScaleSet
     from vmss_tui.ui.poller import Poller, Track
     from vmss_tui.ui.store import FleetStore
 
@@ -44,6 +52,33 @@ class PaneHost(Protocol):
         tracks wait for it (the table a person looks at comes first)."""
         ...
 
+    @property
+    def fleet(self) -> Fleet | None: ...
+
+    def push_screen(self, screen: Screen[Any], callback: Callable[[Any], None] | None = None) -> Any:
+        """A dialog over the fleet screen; `callback` gets what it was dismissed with."""
+        ...
+
+    def start_action(
+        self,
+        label: str,
+        scale_set: ScaleSet,
+        call: Callable[[Callable[[str], Awaitable[None]]], Awaitable[OperationResult]],
+        *,
+        pending: str = "",
+        instance_keys: frozenset[str] = frozenset(),
+        scale_set_pending: str = "",
+    ) -> None:
+        """Run an ARM operation the person confirmed: shown while it runs, its scale set watched,
+        the outcome notified (never in a read-only session)."""
+        ...
+
+    def open_tab(self, key: str, label: str, widget: Widget) -> None:
+        """Show `widget` in a tab of its own beside the fleet (or the tab already open under `key`)."""
+        ...
+
+    def notify(self, message: str, **kwargs: Any) -> None: ...
+
 
 class FleetPane(Vertical):
     """A pane of the fleet screen (see the module docstring)."""
@@ -55,6 +90,16 @@ class FleetPane(Vertical):
     def __init__(self, host: PaneHost, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="pane")
         self.host = host
+
+    def set_titles(self, title: Text | object, subtitle: Text | str = "") -> None:
+        """The border's title and subtitle, repainted only when they changed (a repaint of a
+        bordered pane costs its whole area, and the status is refreshed several times a second)."""
+        key = (repr(title), repr(subtitle))
+        if key == getattr(self, "_titles_shown", None):
+            return
+        self._titles_shown = key
+        self.border_title = title  # type: ignore[assignment]
+        self.border_subtitle = subtitle  # type: ignore[assignment]
 
     def show(self) -> None:
         """Render from the store (called when one of TOPICS changed)."""
@@ -74,11 +119,12 @@ class Line(Static):
 
     def __init__(self, text: str = "", *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(Text(text), id=id, classes=classes)
-        self._shown = text
+        self._shown: object = (text, (), "")
 
     def set(self, text: Text | str, *, layout: bool = False) -> None:
         content = text if isinstance(text, Text) else Text(text)
-        if content.plain == self._shown and not content.spans:
+        shown = (content.plain, tuple(content.spans), str(content.style))
+        if shown == self._shown:
             return
-        self._shown = content.plain
+        self._shown = shown
         self.update(content, layout=layout)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
@@ -31,9 +32,11 @@ from vmss_tui.ui.details import describe_instance, nat_sort_key, raw_json, ssh_m
 from vmss_tui.ui.panes.base import DETAILS_NONE, FleetPane, PaneHost
 from vmss_tui.ui.panes.table import (
     BAD,
+    BLOCKED,
     DIM,
     GOOD,
     MARKED,
+    OPEN,
     PENDING,
     PENDING_ROW,
     PLAIN,
@@ -62,11 +65,12 @@ class InstanceTable(LiveTable):
         Column("mark", " "),
         Column("id", "ID"),
         Column("computer", "Computer name", "Computer"),
-        Column("power", "Power"),
-        Column("prov", "Provisioning", "State"),
-        Column("latest", "Latest", "Latest"),
+        Column("power", "Power", min_width=len("deallocating")),
+        Column("prov", "Provisioning", "State", min_width=len("deallocating…")),
+        Column("latest", "Latest", "Latest", min_width=len("unknown")),
         Column("zone", "Zone", wide_only=True),
-        Column("health", "Health", wide_only=True),
+        Column("fd", "FD", wide_only=True),
+        Column("health", "Health", wide_only=True, min_width=len("initializing")),
         Column("ip", "Private IP", wide_only=True),
         Column("ssh", "SSH endpoint", "SSH"),
     )
@@ -77,6 +81,7 @@ class InstanceTable(LiveTable):
         Binding("ctrl+backslash", "clear_marks", "Unmark all", show=False, id="instances.clear_marks"),
         Binding("enter", "open", "Describe", show=False, id="instances.open"),
         Binding("s", "ssh", "SSH", id="instances.ssh"),
+        Binding("S", "ssh(True)", "New SSH session", show=False, id="instances.ssh_new"),
         Binding("r", "run('restart')", "Restart", id="instances.restart"),
         Binding("t", "run('start')", "Start", id="instances.start"),
         Binding("o", "run('power_off')", "Stop", id="instances.stop"),
@@ -99,8 +104,8 @@ class InstanceTable(LiveTable):
     def action_open(self) -> None:
         self.post_message(intents.ShowDetails("describe"))
 
-    def action_ssh(self) -> None:
-        self.post_message(intents.OpenSsh(self.cursor_key))
+    def action_ssh(self, new: bool = False) -> None:
+        self.post_message(intents.OpenSsh(self.cursor_key, new=new))
 
     def action_run(self, action: str) -> None:
         self.post_message(intents.RunInstanceAction(action))
@@ -122,7 +127,7 @@ def power_cell(power_state: str) -> Cell:
 
 def latest_cell(latest: bool | None) -> Cell:
     if latest is None:
-        return ("?", DIM)
+        return ("unknown", DIM)  # a Flexible VM: ARM does not say, and the console does not guess
     return ("yes", DIM) if latest else ("no", "bold yellow")
 
 
@@ -152,8 +157,8 @@ def ssh_endpoint_cell(resolution: NatResolution | None, instance: Instance, port
     if verdict is None or verdict.allowed is None:
         return (text, PLAIN)
     if verdict.allowed:
-        return (text, GOOD)
-    return (f"{text} blocked", BAD)
+        return (text, OPEN if verdict.open_to_any else GOOD)
+    return (f"{text} blocked", BLOCKED)
 
 
 def instance_cells(
@@ -188,6 +193,7 @@ def instance_cells(
         provisioning,
         latest_cell(instance.latest_model),
         (instance.zone or "-", DIM),
+        (str(instance.fault_domain) if instance.fault_domain is not None else "-", DIM),
         (health or "-", health_style),
         (private_ip or "…" if resolution is None else private_ip or "-", PLAIN),
         ssh_endpoint_cell(resolution, instance, ssh_port),
@@ -225,17 +231,18 @@ class InstancesPane(FleetPane):
 
     def show_title(self) -> None:
         entry = self.host.store.selected()
-        if entry is None:
-            self.border_title = self.TITLE
-        else:
+        title: object = self.TITLE
+        if entry is not None:
             count = str(len(entry.instances)) if entry.instances is not None else "loading…"
             template = "Instances of [b]$name[/] [dim]($group)[/] [dim]$count[/]"
             if entry.marks:
                 template += " · [b magenta]$marked marked[/]"
-            self.border_title = Content.from_markup(template, name=entry.scale_set.name,
-                                                    group=entry.scale_set.resource_group, count=count,
-                                                    marked=len(entry.marks))
-        self.border_subtitle = subtitle(self.table, self.host.poller.plan["instances"].stale)
+            title = Content.from_markup(template, name=entry.scale_set.name, group=entry.scale_set.resource_group,
+                                        count=count, marked=len(entry.marks))
+        sub = subtitle(self.table, self.host.poller.plan["instances"].stale)
+        if entry is not None and entry.error is not None:
+            sub = Text.assemble(("cannot list: ", "bold red"), entry.error, " · " if sub else "", sub)
+        self.set_titles(title, sub)
 
     def cursor_instance(self) -> Instance | None:
         entry = self.host.store.selected()
