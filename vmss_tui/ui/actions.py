@@ -95,7 +95,13 @@ SCALE_SET_ACTION_SPECS: dict[str, ActionSpec] = {
 
 
 def instance_action_title(spec: ActionSpec, scale_set: ScaleSet, instances: list[Instance]) -> str:
-    return f"{spec.label}: {pluralize(len(instances), 'instance')} of {scale_set.name}?"
+    """A question a person can answer: `Restart instance 2 of vmss-web?`, `Update instances 1, 4
+    of vmss-web to the latest model?`."""
+    ids = [i.instance_id for i in instances]
+    which = f"instance {ids[0]}" if len(ids) == 1 else f"{len(ids)} instances ({summarize_ids(ids, limit=6)})"
+    if spec.id == UPDATE:
+        return f"Update {which} of {scale_set.name} to the latest model?"
+    return f"{spec.label} {which} of {scale_set.name}?"
 
 
 def is_no_op(spec: ActionSpec, instance: Instance) -> bool:

@@ -109,9 +109,9 @@ class _HostKeyQuestion(_Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="ssh-dialog"):
-            yield Label(self.heading(), classes="title")
-            yield Static(self.explanation())
-            yield Static(self.fingerprints(), classes="fingerprint")
+            yield Label(Text(self.heading()), classes="title")  # host and key names: text, not markup
+            yield Static(Text(self.explanation()))
+            yield Static(Text(self.fingerprints()), classes="fingerprint")
             with Horizontal(classes="buttons"):
                 yield Button(self.confirm_label, id=self.confirm_id, variant=self.confirm_variant)
                 yield Button("Cancel (n)", id="cancel", variant="primary")
@@ -176,9 +176,40 @@ class ReplaceHostKeyDialog(_HostKeyQuestion):
 class SecretDialog(_Dialog):
     """A masked input for a key passphrase or a password. Enter submits, Esc cancels.
 
-    The value goes only to the dismiss callback; it is cleared from the input right away."""
+    The value goes only to the dismiss callback and is cleared from the input right away.
+    Nothing records it on the way: the input's messages leave the value out of their repr,
+    Textual's own debug log ($TEXTUAL_LOG, which writes down every key event and message) is
+    paused while the dialog is open, and the value is registered with vmss_tui.logsetup, which
+    redacts it from the app's log (--log-file) should any library write it there later."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
+
+    class SecretInput(Input):
+        """An Input whose messages say "<secret>" where Input's would show the value."""
+
+        class Changed(Input.Changed):
+            def __repr__(self) -> str:
+                return "SecretInput.Changed(value=<secret>)"
+
+            def __rich_repr__(self) -> Any:
+                yield "value", "<secret>"
+
+        class Submitted(Input.Submitted):
+            def __repr__(self) -> str:
+                return "SecretInput.Submitted(value=<secret>)"
+
+            def __rich_repr__(self) -> Any:
+                yield "value", "<secret>"
+
+        class Blurred(Input.Blurred):
+            def __repr__(self) -> str:
+                return "SecretInput.Blurred(value=<secret>)"
+
+            def __rich_repr__(self) -> Any:
+                yield "value", "<secret>"
+
+    _textual_log_paused: ClassVar[int] = 0  # open secret dialogs (one may stack on another)
+    _textual_log_file: ClassVar[str | None] = None
 
     def __init__(self, title: str, prompt: str, attempt: int = 1) -> None:
         super().__init__()
@@ -188,16 +219,49 @@ class SecretDialog(_Dialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="ssh-dialog"):
-            yield Label(self.title_text, classes="title")
+            yield Label(Text(self.title_text), classes="title")  # user@host: outside text, never markup
             note = f"  (attempt {self.attempt})" if self.attempt > 1 else ""
-            yield Static(self.prompt + note)
-            yield Input(password=True, id="secret")
+            yield Static(Text(self.prompt + note))
+            yield self.SecretInput(password=True, id="secret")
             with Horizontal(classes="buttons"):
                 yield Button("OK (enter)", id="ok", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
+        self._pause_textual_log()
         self.query_one("#secret", Input).focus()
+
+    def on_unmount(self) -> None:
+        self._resume_textual_log()
+
+    @classmethod
+    def _pause_textual_log(cls) -> None:
+        from textual import constants
+
+        if cls._textual_log_paused == 0:
+            cls._textual_log_file = constants.LOG_FILE
+            if constants.LOG_FILE:
+                cls._note_in_textual_log(constants.LOG_FILE, "vmss-tui: log paused while a secret is typed")
+            constants.LOG_FILE = None  # type: ignore[misc]  # Textual reads it at every record
+        cls._textual_log_paused += 1
+
+    @classmethod
+    def _resume_textual_log(cls) -> None:
+        from textual import constants
+
+        cls._textual_log_paused = max(0, cls._textual_log_paused - 1)
+        if cls._textual_log_paused == 0 and cls._textual_log_file:
+            constants.LOG_FILE = cls._textual_log_file  # type: ignore[misc]
+            cls._textual_log_file = None
+            cls._note_in_textual_log(constants.LOG_FILE, "vmss-tui: log resumed")
+
+    @staticmethod
+    def _note_in_textual_log(path: str, line: str) -> None:
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                print(line, file=handle)
+        except OSError:
+            pass
 
     def action_cancel(self) -> None:
         self._finish(None)
@@ -212,6 +276,9 @@ class SecretDialog(_Dialog):
         self._finish(self.query_one("#secret", Input).value if event.button.id == "ok" else None)
 
     def _finish(self, value: str | None) -> None:
+        from vmss_tui.logsetup import redact_value
+
+        redact_value(value)
         self.query_one("#secret", Input).value = ""
         self.dismiss(value)
 
@@ -353,6 +420,19 @@ class SshSessionPane(Widget, can_focus=True):
             line.append("\n" if not self.reason else "")
             line.append(hint, style="dim")
         self.query_one("#ssh-status", Static).update(line)
+
+    def focus_default(self) -> None:
+        """Its tab came to the front: the terminal takes the keys once connected, else the pane."""
+        if self.state == CONNECTED:
+            self.terminal.focus()
+        else:
+            self.focus()
+
+    def quit_blocker(self) -> str | None:
+        """What quitting would end, for the quit confirmation (None: nothing worth asking)."""
+        if self.state in (CONNECTING, CONNECTED):
+            return f"the SSH session to {self.target.label} ends"
+        return None
 
     # -- session lifecycle -------------------------------------------------------------------
     def start(self) -> None:

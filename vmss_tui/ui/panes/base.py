@@ -36,6 +36,7 @@ class PaneHost(Protocol):
     poller: Poller
     config: Config
     read_only: bool
+    ssh_identity_file: str | None  # the key SSH tries first (the demo's, or -i): guest reads use it too
 
     def clock(self) -> float: ...
 

@@ -16,8 +16,10 @@ from textual import on
 from textual.app import ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.events import Key, Resize
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
 from vmss_tui.ui import intents
@@ -141,6 +143,22 @@ class FleetScreen(Screen[None]):
         """A dialog or view over this screen (for the flows this screen hosts)."""
         return self.app.push_screen(screen, callback)
 
+    def start_action(self, label: str, scale_set: Any, call: Any, *, pending: str = "",
+                     instance_keys: frozenset[str] = frozenset(), scale_set_pending: str = "") -> None:
+        self.actions.start(label, scale_set, call, pending=pending, instance_keys=instance_keys,
+                           scale_set_pending=scale_set_pending)
+
+    def open_tab(self, key: str, label: str, widget: Widget) -> None:
+        tab_id = "tab-" + "".join(c if c.isalnum() else "-" for c in key.casefold())
+        tabs = self.tabs
+        if tab_id in {pane.id for pane in tabs.query(TabPane)}:
+            tabs.active = tab_id
+            return
+        tabs.add_pane(TabPane(Content(label), widget, id=tab_id))
+        tabs.active = tab_id
+        self.update_tab_bar()
+        self.call_after_refresh(widget.focus)
+
     def one_line(self, error: BaseException) -> str:
         from vmss_tui.ui.errors import one_line
 
@@ -245,17 +263,19 @@ class FleetScreen(Screen[None]):
         self.ssh.fleet_changed()
         self.render_bars()
 
-    def render_bars(self) -> None:
-        """The top bar and the status line."""
+    def render_bars(self, *, titles: bool = True) -> None:
+        """The top bar and the status line (and, unless told not to, the panes' titles, which
+        say whether their data is stale: the heartbeat leaves them to the refreshes)."""
         if not self.ready:
             return
         now = self.clock()
         running = sorted(self.store.running.values(), key=lambda run: run.id)
-        self.crumbs.set(crumbs_text(self.store.selected(), self.store.cursor_instance(),
-                                                        self.view, running, now))
+        self.crumbs.set(crumbs_text(self.store.selected(), self.store.cursor_instance(), self.view, running, now))
         compact = self.app.size.width < NARROW_COLUMNS_BELOW
         self.viewbar.set(viewbar_text(self.view, compact=compact), layout=True)
         self.render_status()
+        if not titles:
+            return
         for pane in self.panes:
             show_title = getattr(pane, "show_title", None)
             if show_title is not None:
@@ -267,12 +287,14 @@ class FleetScreen(Screen[None]):
         fleet = self.fleet
         plan = self.poller.plan
         connect = plan.tracks.get("connect")
+        ids = [pane.id for pane in self.tabs.query(TabPane)]
+        tab = (ids.index(self.tabs.active) + 1 if self.tabs.active in ids else 1, len(ids)) if len(ids) > 1 else None
         self.status.set(status_text(
             read_only=self.read_only, subscription_id=self.store.subscription_id, wide=self.wide,
             connected=fleet is not None, connecting=bool(connect and connect.in_flight),
             last_refresh=self.store.last_refresh, throttling=fleet.throttling if fleet else None,
             slowed=plan.slow, stale=self.poller.stale_tracks(), last_error=self.store.last_error,
-            last_error_at=self.store.last_error_at, now=self.clock(),
+            last_error_at=self.store.last_error_at, now=self.clock(), tab=tab,
         ))
 
     # ================================================================== views and focus
@@ -418,18 +440,38 @@ class FleetScreen(Screen[None]):
     def _clear_marks(self) -> None:
         self.store.clear_marks()
 
+    @on(intents.ShowRollout)
+    def _show_rollout(self, message: intents.ShowRollout) -> None:
+        from vmss_tui.ui.rollout_view import open_rollout_view
+
+        entry = self.store.entries.get(message.scale_set_id or self.store.selected_id or "")
+        if entry is None:
+            self.notify("No scale set selected", severity="warning")
+            return
+        open_rollout_view(self, entry.scale_set)
+
+    @on(intents.ChangeModel)
+    def _change_model(self, message: intents.ChangeModel) -> None:
+        from vmss_tui.ui.model_dialog import request_model_change
+
+        entry = self.store.entries.get(message.scale_set_id or self.store.selected_id or "")
+        if entry is None:
+            self.notify("No scale set selected", severity="warning")
+            return
+        request_model_change(self, entry.scale_set)
+
     @on(intents.OpenSsh)
     def _open_ssh(self, message: intents.OpenSsh) -> None:
-        self.ssh_to_cursor()
+        self.ssh_to_cursor(new=message.new)
 
-    def ssh_to_cursor(self) -> None:
+    def ssh_to_cursor(self, *, new: bool = False) -> None:
         entry = self.store.selected()
         focused = self.focused_pane()
         instance = focused.cursor_instance() if isinstance(focused, NatPane) else self.store.cursor_instance()
         if entry is None or instance is None:
             self.notify("No instance selected", severity="warning")
             return
-        self.ssh.open(entry.scale_set, instance)
+        self.ssh.open(entry.scale_set, instance, new=new)
 
     @on(intents.ShowDetails)
     def _show_details(self, message: intents.ShowDetails) -> None:
@@ -510,12 +552,35 @@ class FleetScreen(Screen[None]):
         self.call_after_refresh(self.update_tab_bar)
         self.call_after_refresh(self.show_view, self.view)
 
+    def _focus_tab(self, pane: TabPane) -> None:
+        for widget in pane.children:
+            focus_default = getattr(widget, "focus_default", None)
+            if callable(focus_default):
+                focus_default()
+            elif widget.focusable:
+                widget.focus()
+            else:
+                continue
+            return
+
+    def quit_blockers(self) -> list[str]:
+        """What quitting now would end or leave behind (open SSH sessions, a guarded rollout ...):
+        every widget in a tab may say, through a `quit_blocker()` method."""
+        said = []
+        for pane in self.tabs.query(TabPane):
+            for widget in pane.children:
+                blocker = getattr(widget, "quit_blocker", None)
+                text = blocker() if callable(blocker) else None
+                if text:
+                    said.append(text)
+        return said
+
     def update_tab_bar(self) -> None:
-        self.tabs.set_class(self.tabs.tab_count <= 1, "-single")
+        self.tabs.set_class(len(self.tabs.query(TabPane)) <= 1, "-single")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("next_tab", "previous_tab"):
-            return self.tabs.tab_count > 1
+            return len(self.tabs.query(TabPane)) > 1
         if action == "close_tab":
             return self.tabs.active not in (FLEET_TAB, "")
         return True
@@ -524,6 +589,10 @@ class FleetScreen(Screen[None]):
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == FLEET_TAB:
             self.call_after_refresh(self.show_view, self.view)
+        else:
+            # Switching to a tab gives it the keys (a connected terminal takes them itself).
+            self.call_after_refresh(self._focus_tab, event.pane)
+        self.render_status()
         try:
             self.refresh_bindings()
         except ScreenStackError:
@@ -568,7 +637,7 @@ class FleetScreen(Screen[None]):
         if command.name is None:
             self.notify(f"Unknown command :{command.word} (try :vmss :inst :nat :disk :sub :q)", severity="warning")
         elif command.name == "quit":
-            self.app.exit(0)
+            self.call_later(self.app.run_action, "quit")
         elif command.name == "help":
             self.action_help()
         elif command.name == "refresh":
