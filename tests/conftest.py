@@ -29,6 +29,9 @@ def isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     location is an empty directory (a test may still point XDG_CONFIG_HOME or VMSS_TUI_CONFIG
     elsewhere)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+    # Nor its state (guarded rollout journals) or data (known_hosts, .rdp files).
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
     monkeypatch.delenv("VMSS_TUI_CONFIG", raising=False)
 
 

@@ -175,3 +175,17 @@ def test_the_private_name_check_can_fail(tmp_path: Path) -> None:
     sample.write_text("from textual._compositor import Compositor\nfrom textual.widgets import _data_table\n"
                       "chain = screen._modal_binding_chain\n")
     assert len(_private_textual_uses(sample)) == 3
+
+
+def test_the_console_starts_without_the_heavy_modules() -> None:
+    """The first frame comes before the SDK and asyncssh are loaded (the connect worker imports
+    the SDK off the event loop; asyncssh waits for the first SSH session or guest read)."""
+    probe = ("import sys\n"
+             "from vmss_tui.ui.app import VmssConsoleApp, all_binding_ids\n"
+             "all_binding_ids()\n"
+             "print(sorted({m.split('.')[0] + '.' + m.split('.')[1] if m.startswith('azure.mgmt') else m.split('.')[0]"
+             " for m in sys.modules if m.startswith(('asyncssh', 'azure.mgmt', 'aiohttp'))}))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                            cwd=PACKAGE_DIR.parent)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", f"loaded before the first frame: {result.stdout.strip()}"

@@ -28,11 +28,12 @@ from vmss_tui.ui import intents
 from vmss_tui.ui.commands import ActionCommands, JumpCommands
 from vmss_tui.ui.dialogs import ConfirmActionScreen, SubscriptionScreen
 from vmss_tui.ui.errors import one_line
-from vmss_tui.ui.panes.scale_sets import ScaleSetsPane, SubscriptionFleets
+from vmss_tui.ui.panes.scale_sets import ScaleSetsPane
 from vmss_tui.ui.poller import Failure, FetchContext, Poller, Track
 from vmss_tui.ui.reports import SubscriptionsListed, TrackReported
 from vmss_tui.ui.screens.fleet import FleetScreen
 from vmss_tui.ui.store import ACTIONS, SELECTION, FleetStore
+from vmss_tui.ui.subscriptions import SubscriptionFleets
 
 if TYPE_CHECKING:
     from vmss_tui.azure.fleet import ConnectionSettings, Fleet
@@ -66,9 +67,11 @@ class VmssConsoleApp(App[int]):
         clock: Callable[[], float] = time.time,
         heartbeat: float = 1.0,
         all_subscriptions: bool | None = None,
+        rollout_target: tuple[str, str | None] | None = None,
     ) -> None:
         """`all_subscriptions`: list the scale sets of every subscription (Resource Graph);
-        None: as the config file says."""
+        None: as the config file says. `rollout_target`: (scale set, resource group or None) to
+        open in the rollout view as soon as it is listed (`vmss-tui rollout`)."""
         super().__init__()
         self.settings = settings
         self.read_only = bool(settings.read_only)
@@ -80,7 +83,7 @@ class VmssConsoleApp(App[int]):
         self.store = FleetStore(clock)
         self.store.subscription_id = settings.subscription_id or self.config.subscription
         if all_subscriptions is None:
-            all_subscriptions = bool(getattr(self.config, "all_subscriptions", False))
+            all_subscriptions = self.config.all_subscriptions
         self.store.all_subscriptions = self.all_subscriptions = all_subscriptions
         self.fleets: SubscriptionFleets | None = None  # with all_subscriptions, once connected
         self.poller = Poller(
@@ -98,7 +101,7 @@ class VmssConsoleApp(App[int]):
                                    discard=self._close_later, label="connect"))
         self.fleet_screen = FleetScreen(store=self.store, poller=self.poller, config=self.config,
                                         read_only=self.read_only, clock=clock, ssh_target=ssh_target,
-                                        ssh_identity_file=ssh_identity_file)
+                                        ssh_identity_file=ssh_identity_file, rollout_target=rollout_target)
         self._watch_timer: Any = None
         self._warned_clashes: set[str] = set()
 
@@ -122,6 +125,9 @@ class VmssConsoleApp(App[int]):
         for problem in self.config_problems:
             self.notify(problem, title="Config", severity="warning", timeout=20)
         self.store.subscribe(self._store_changed)
+        from vmss_tui.ui import rollout_view
+
+        rollout_view.announce_unfinished_rollouts(self)  # a guarded rollout a crash or a quit left behind
         self.set_interval(self.heartbeat_seconds, self._heartbeat, name="heartbeat")
         # First frame first: the SDK modules load in the connect worker, after this paint.
         self.call_after_refresh(self._heartbeat)
@@ -296,6 +302,9 @@ class VmssConsoleApp(App[int]):
     async def action_quit(self) -> None:
         """ctrl+q: at once, unless something would end or be left running; then it asks first."""
         blockers = self.fleet_screen.quit_blockers() if self.fleet_screen.ready else []
+        from vmss_tui.ui import rollout_view
+
+        blockers += rollout_view.quit_blockers(self)  # guarded rollouts whose tab is closed
         if not blockers:
             self.exit(0)
             return
@@ -350,22 +359,33 @@ def _preload_sdk(*, graph: bool = False) -> None:
         importlib.import_module(name)
 
 
-def all_binding_ids() -> set[str]:
-    """Every binding id the config's [keys] may name."""
+def binding_classes() -> list[type]:
+    """Every class of the console that declares key bindings: the app, and the widgets and
+    screens of every module of vmss_tui.ui (a new pane or view is found without a list to keep)."""
+    import importlib
+    import pkgutil
+
     from textual.widget import Widget
 
-    from vmss_tui.ui import dialogs, help, prompt, ssh_pane
-    from vmss_tui.ui.details import DetailsScreen
-    from vmss_tui.ui.panes import disks, instances, nat, scale_sets
+    import vmss_tui.ui as ui_package
 
-    classes: list[type] = [VmssConsoleApp, FleetScreen, DetailsScreen]
-    for module in (dialogs, help, prompt, ssh_pane, disks, instances, nat, scale_sets):
+    classes: list[type] = [VmssConsoleApp]
+    for info in pkgutil.walk_packages(ui_package.__path__, ui_package.__name__ + "."):
+        if info.name == __name__:
+            continue
+        module = importlib.import_module(info.name)
         classes.extend(
             obj for obj in vars(module).values()
             if isinstance(obj, type) and obj.__module__ == module.__name__ and issubclass(obj, Widget | Screen)
+            and vars(obj).get("BINDINGS")
         )
+    return classes
+
+
+def all_binding_ids() -> set[str]:
+    """Every binding id the config's [keys] may name."""
     ids: set[str] = set()
-    for cls in classes:
+    for cls in binding_classes():
         for klass in cls.__mro__:
             for binding in vars(klass).get("BINDINGS", ()) or ():
                 if isinstance(binding, Binding) and binding.id:
@@ -378,13 +398,19 @@ def run_console(
     *,
     ssh_target: tuple[str, str, str | None] | None = None,
     ssh_identity_file: str | None = None,
+    all_subscriptions: bool | None = None,
+    rollout_target: tuple[str, str | None] | None = None,
 ) -> int:
     """Run the console until the user quits; returns the process exit code.
 
     `ssh_identity_file`: a private key SSH sessions try first (-i, or the demo simulator's key).
+    `all_subscriptions`: None means as the config file says. `rollout_target`: (scale set,
+    resource group or None) to open in the rollout view (`vmss-tui rollout`).
     Without a terminal (standard input and Textual's output, standard error) it says so and
-    returns 2 at once, instead of spinning on a closed input. SIGTERM, SIGHUP and SIGINT end it
-    as a quit does (the terminal restored) and it returns 128 + the signal number."""
+    returns 2 at once, instead of spinning on a closed input; not under another Textual driver
+    ($TEXTUAL_DRIVER: `vmss-tui serve` runs each browser tab's console through pipes). SIGTERM,
+    SIGHUP and SIGINT end it as a quit does (the terminal restored) and it returns 128 + the
+    signal number."""
     import contextlib
     import os
     import signal
@@ -403,7 +429,9 @@ def run_console(
         with contextlib.suppress(OSError, ValueError):  # a terminal that is gone (SIGHUP)
             print(line, file=sys.stderr, flush=True)
 
-    for name, stream in (("standard input", sys.__stdin__), ("standard error", sys.__stderr__)):
+    terminals = () if os.environ.get("TEXTUAL_DRIVER") else (("standard input", sys.__stdin__),
+                                                              ("standard error", sys.__stderr__))
+    for name, stream in terminals:
         try:
             is_terminal = stream is not None and stream.isatty()
         except (OSError, ValueError):  # closed
@@ -428,7 +456,9 @@ def run_console(
     if clashes:
         config = replace(config, problems=(*config.problems, *clashes))
 
-    app = VmssConsoleApp(settings, config=config, ssh_target=ssh_target, ssh_identity_file=ssh_identity_file)
+    options: dict[str, Any] = {"rollout_target": rollout_target} if rollout_target is not None else {}
+    app = VmssConsoleApp(settings, config=config, ssh_target=ssh_target, ssh_identity_file=ssh_identity_file,
+                         all_subscriptions=all_subscriptions, **options)
 
     # "check --subscription" names the place the value really came from (environment, config line).
     sources = sources_of(endpoint=settings.arm_endpoint, subscription=settings.subscription_id, config=config,

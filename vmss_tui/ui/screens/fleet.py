@@ -91,7 +91,10 @@ class FleetScreen(Screen[None]):
         clock: Any,
         ssh_target: tuple[str, str, str | None] | None = None,
         ssh_identity_file: str | None = None,
+        rollout_target: tuple[str, str | None] | None = None,
     ) -> None:
+        from vmss_tui.ui.rollout_view import RolloutOnStart
+
         super().__init__()
         self.store = store
         self.poller = poller
@@ -103,6 +106,7 @@ class FleetScreen(Screen[None]):
         self.wide = False
         self.actions = ActionFlow(self)
         self.ssh = SshTabs(self, ssh_target)
+        self.rollout_start = RolloutOnStart(rollout_target)  # `vmss-tui rollout SCALE_SET`
         self._pending_selection: Any = None
         self._gc_frozen = False
         self._ready = False  # composed and mounted, not being taken down
@@ -155,6 +159,9 @@ class FleetScreen(Screen[None]):
             tabs.active = tab_id
             return
         tabs.add_pane(TabPane(Content(label), widget, id=tab_id))
+        # The focused table goes out of view with its tab: Textual would move the focus to another
+        # widget of the fleet tab, and the tabs would follow the focus straight back there.
+        self.set_focus(None)
         tabs.active = tab_id
         self.update_tab_bar()
         self.call_after_refresh(widget.focus)
@@ -261,6 +268,7 @@ class FleetScreen(Screen[None]):
             gc.freeze()
             self._gc_frozen = True
         self.ssh.fleet_changed()
+        self.rollout_start.fleet_changed(self)
         self.render_bars()
 
     def render_bars(self, *, titles: bool = True) -> None:
