@@ -259,3 +259,144 @@ async def test_a_hidden_tab_keeps_the_terminal_size() -> None:
         await pilot.pause(0.2)
         assert set(sizes) == {shown} and (terminal.columns, terminal.lines) == shown
         assert row_text(terminal, 0) == "keep me"
+
+
+class EchoTerminal(CountingTerminal):
+    """Echoes what is typed, as a remote shell does, and records whether each paint reached the
+    screen (render_line calls) before returning: composited at once, not at the next tick."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(send=lambda data: self.write(data), **kwargs)
+        self.paints_at_once: list[bool] = []
+
+    def _paint(self, at_once: bool = False) -> None:
+        rendered = len(self.rendered_rows)
+        super()._paint(at_once)
+        self.paints_at_once.append(len(self.rendered_rows) > rendered)
+
+
+class EchoApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield EchoTerminal(id="typing")
+        yield CountingTerminal(id="flooding")
+
+
+async def test_the_echo_of_a_key_is_painted_at_once() -> None:
+    app = EchoApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        terminal = app.query_one("#typing", EchoTerminal)
+        terminal.focus()
+        await settle(pilot, terminal)
+        for key in "hello":
+            terminal.paints_at_once.clear()
+            await pilot.press(key)
+            await settle(pilot, terminal)
+            # Keys typed faster than the frame rate still get their echo painted at once.
+            assert terminal.paints_at_once[:1] == [True]
+        assert row_text(terminal, 0) == "hello"
+        # Output that keeps coming faster than it is parsed is painted at the capped rate, at
+        # the screen's own update ticks.
+        terminal.paints_at_once.clear()
+        flood = b"".join(b"\x1b[3%dmline %d\x1b[0m\r\n" % (i % 8, i) for i in range(20000))
+        terminal.write(flood)
+        await settle(pilot, terminal)
+        assert terminal.paints_at_once and not all(terminal.paints_at_once)
+        assert row_text(terminal, terminal.lines - 2) == "line 19999"
+
+
+async def test_a_flooding_terminal_waits_while_a_typed_key_awaits_its_echo() -> None:
+    sent: list[bytes] = []
+
+    class Typing(CountingTerminal):
+        ECHO_PRIORITY = 60.0  # the echo is written by the test below, whenever it gets there
+
+    class TwoApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Typing(send=sent.append, id="typing")
+            yield CountingTerminal(id="flooding")
+
+    app = TwoApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        typing = app.query_one("#typing", Typing)
+        flooding = app.query_one("#flooding", CountingTerminal)
+        typing.focus()
+        await settle(pilot, typing)
+        await pilot.press("x")
+        assert sent == [b"x"]
+        flooding.write(b"".join(b"flood %d\r\n" % i for i in range(200)))
+        for _ in range(20):  # while the echo is awaited, the other terminal's output waits
+            await pilot.pause(0.01)
+        assert flooding.emulator.pending > 0
+        typing.write(b"x")  # the echo arrives and is painted: the flood goes on
+        await settle(pilot, flooding)
+        assert flooding.emulator.pending == 0
+        assert row_text(typing, 0) == "x"
+        assert row_text(flooding, flooding.lines - 2) == "flood 199"
+
+
+async def test_rendered_rows_have_every_cells_character_and_style() -> None:
+    import random
+
+    from rich.style import Style
+
+    rng = random.Random(5)
+    pieces = ["plain", " ", "日本", "\x1b[31m", "\x1b[1;44m", "\x1b[7m", "\x1b[0m", "\x1b[38;5;208m", "\x1b[4;9m",
+              "\x1b[38;2;1;2;3m", "\x1b[K", "\x1b[3C", "\r\n", "\x1b[2;20H", "xyz"]
+    app = TermApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        terminal = app.query_one(Terminal)
+        terminal.focus()
+        terminal.write("".join(rng.choice(pieces) for _ in range(300)).encode())
+        await settle(pilot, terminal)
+        screen = terminal.emulator.screen
+        base = terminal.rich_style
+        for y in range(terminal.lines):
+            strip = terminal.render_line(y)
+            assert strip.cell_length == terminal.size.width
+            cells = [(char, segment.style) for segment in strip for char in segment.text]
+            row = screen.buffer.get(y)
+            expected = []
+            for x in range(screen.columns):
+                cell = row[x] if row is not None else screen.default_char
+                if not cell.data:
+                    continue  # the right half of a wide character
+                style = base + terminal._style(tuple(cell[1:]))
+                if y == screen.cursor.y and x == min(screen.cursor.x, screen.columns - 1):
+                    style += Style(reverse=not cell.reverse)
+                expected.append((cell.data, style))
+            assert cells[: len(expected)] == expected
+
+
+async def test_output_handed_over_when_the_remote_resumes_is_parsed() -> None:
+    # asyncssh delivers what it buffered while paused inside resume_reading(), so write() runs
+    # inside on_flow(False) and may pause the remote again: the terminal must go on parsing.
+    flow: list[bool] = []
+    buffered = [b"".join(b"buffered line %05d\r\n" % i for i in range(6000)), b"last line\r\nend$ "]
+
+    class Flow(CountingTerminal):
+        HIGH_WATER = 64 * 1024
+        LOW_WATER = 16 * 1024
+
+    def on_flow(pause: bool) -> None:
+        flow.append(pause)
+        if not pause and buffered:
+            terminal.write(buffered.pop(0))
+
+    class FlowApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Flow(on_flow=on_flow, id="term")
+
+    app = FlowApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        terminal = app.query_one(Flow)
+        await settle(pilot, terminal)
+        terminal.write(b"".join(b"first line %05d\r\n" % i for i in range(6000)))
+        for _ in range(500):
+            await pilot.pause(0.01)
+            if not buffered and not terminal.emulator.pending and flow[-1] is False:
+                break
+        await settle(pilot, terminal)
+        assert flow[:3] == [True, False, True] and flow[-1] is False
+        assert terminal.emulator.pending == 0
+        assert row_text(terminal, terminal.lines - 1) == "end$"
+        assert row_text(terminal, terminal.lines - 2) == "last line"

@@ -6,11 +6,13 @@ Two layers in one module:
   alternate screen (modes 1049/1047/47), a scrollback, SU/SD/REP/CBT/CHT/SCOSC, DEC line drawing
   in UTF-8, and tolerance for sequences pyte misparses (DCS/APC strings, CSI with intermediates
   or `>`/`=`/`<` prefixes are consumed instead of leaking onto the screen). Output is parsed in
-  time-boxed slices; when output floods, the part that cannot affect the final screen or the
-  scrollback is skipped without parsing (see `_fast_forward`), so throughput is not bounded by
-  pyte's ~1 MB/s.
+  time-boxed slices by the hot path of vt_hotpath.py (the commonest sequences applied directly,
+  pyte's parser for the rest, with the same result); when output floods, the part that cannot
+  affect the final screen or the scrollback is skipped without parsing (see `_fast_forward`).
 * `Terminal` (Textual widget): renders only dirty rows as style runs (16/256/true colours, bold,
-  italic, underline, strike, reverse, blink), paints at most ~60 times a second, sends keys as
+  italic, underline, strike, reverse, blink), paints at most ~60 times a second (15 while output
+  floods) except for the echo of a typed key, which is painted at once; while a typed key awaits
+  its echo, other terminals' output waits (the focused terminal first). It sends keys as
   xterm byte sequences (application cursor mode, function keys, ctrl/alt combinations,
   bracketed paste), pages through the scrollback with shift+PageUp/PageDown and the mouse wheel,
   and reports its size for the remote PTY.
@@ -29,8 +31,11 @@ import math
 import re
 import time
 import unicodedata
+import weakref
 from collections import defaultdict, deque
 from collections.abc import Callable
+from itertools import groupby, repeat
+from operator import itemgetter
 from typing import Any, ClassVar
 
 import pyte
@@ -47,6 +52,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 from wcwidth import wcwidth
 
+from vmss_tui.ui.vt_hotpath import HotPath
+
 # Private modes are stored shifted left by 5 in pyte's `screen.mode`.
 DECCKM = 1 << 5  # application cursor keys
 BRACKETED_PASTE = 2004 << 5
@@ -57,6 +64,8 @@ ESC = "\x1b"
 CSI_C1 = "\x9b"
 
 Row = StaticDefaultDict  # a screen row: column -> Char
+_STYLE_KEY = itemgetter(1, 2, 3, 4, 5, 6, 7, 8)  # a cell's attributes: fg, bg, bold ... blink
+_CELL_DATA = itemgetter(0)
 # A scrollback row the flood fast path made without parsing: plain text in the screen's
 # `plain_attrs` (one str, which the garbage collector does not track: a flood makes many).
 PlainRow = str
@@ -101,13 +110,18 @@ class VtScreen(pyte.Screen):
 
     # -- drawing ----------------------------------------------------------------------------
     def draw(self, data: str) -> None:
+        # pyte stops drawing a run at the first character with no width that is not a combining
+        # mark (C0 controls its stream passes on as text, ZWJ, variation selectors, C1 controls
+        # ...): xterm ignores those, so they are dropped instead.
         if not data.isascii():
-            # pyte stops drawing a run at the first character with no width that is not a
-            # combining mark (ZWJ, variation selectors, C1 controls ...): drop those instead.
             if any(wcwidth(c) < 0 or (wcwidth(c) == 0 and not unicodedata.combining(c)) for c in data):
                 data = "".join(c for c in data if wcwidth(c) > 0 or unicodedata.combining(c))
                 if not data:
                     return
+        elif not data.isprintable():
+            data = "".join(c for c in data if c.isprintable())
+            if not data:
+                return
         self._last_char = data[-1]
         super().draw(data)
 
@@ -119,10 +133,19 @@ class VtScreen(pyte.Screen):
     # -- scrolling and scrollback -------------------------------------------------------------
     def index(self) -> None:
         top, bottom = self.margins or Margins(0, self.lines - 1)
-        if self.cursor.y == bottom and top == 0 and not self.in_alternate and self.history.maxlen:
-            self.history.append(self.buffer[top])
+        if self.cursor.y != bottom:
+            self.cursor_down()
+            return
+        buffer = self.buffer
+        if top == 0 and not self.in_alternate and self.history.maxlen:
+            self.history.append(buffer[top])
             self.history_added += 1
-        super().index()
+        # pyte's scroll, with the row moves done by C-level map/update instead of a Python loop:
+        # the same rows end up under the same keys.
+        self.dirty.update(range(self.lines))
+        rows = list(map(buffer.__getitem__, range(top + 1, bottom + 1)))
+        buffer.update(zip(range(top, bottom), rows, strict=True))
+        buffer.pop(bottom, None)
 
     def scroll_up(self, count: int | None = None) -> None:
         """SU (CSI n S): the scrolling region moves up, blank lines enter at the bottom."""
@@ -148,11 +171,48 @@ class VtScreen(pyte.Screen):
                 self.buffer.pop(y, None)
         self.dirty.update(range(top, bottom + 1))
 
+    # pyte's erases, with the cells written by C-level dict updates instead of a Python loop
+    # per cell. Erase in display fills every cell with the current attributes, as xterm does
+    # (TERM=xterm-256color says `bce`: ncurses paints backgrounds that way); pyte changed only
+    # the cells written before.
+    def erase_in_line(self, how: int = 0, private: bool = False) -> None:
+        cursor = self.cursor
+        self.dirty.add(cursor.y)
+        if how == 0:
+            interval = range(cursor.x, self.columns)
+        elif how == 1:
+            interval = range(cursor.x + 1)
+        elif how == 2:
+            interval = range(self.columns)
+        else:
+            return
+        self.buffer[cursor.y].update(dict.fromkeys(interval, cursor.attrs))
+
     def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
         if how == 3:  # ED 3: xterm erases the scrollback only
             self.history.clear()
             return
-        super().erase_in_display(how, *args, **kwargs)
+        cursor = self.cursor
+        if how == 0:
+            interval = range(cursor.y + 1, self.lines)
+        elif how == 1:
+            interval = range(cursor.y)
+        elif how == 2:
+            interval = range(self.lines)
+        else:
+            return
+        self.dirty.update(interval)
+        attrs = cursor.attrs
+        buffer = self.buffer
+        blank = dict.fromkeys(range(self.columns), attrs)
+        for y in interval:
+            row = buffer[y]
+            if attrs == row.default:
+                row.clear()  # an unwritten cell is the row's default
+            else:
+                row.update(blank)
+        if how == 0 or how == 1:
+            self.erase_in_line(how)
 
     # -- tabs ---------------------------------------------------------------------------------
     def back_tab(self, count: int | None = None) -> None:
@@ -403,6 +463,25 @@ def _nth_newline_back(text: str, low: int, high: int, n: int) -> int:
 # line and charset designations (their effect on state is replayed).
 _SKIPPABLE_RUN = re.compile(r"(?:[^\x1b\x9b\x9d]+|\x1b\[[0-9;]*m|\x1b\[[0-2]?K|\x1b[()][0-9A-Za-z])*")
 _SGR = re.compile(r"\x1b\[([0-9;]*)m")
+_WITHOUT_PARAMETERS = str.maketrans("", "", "0123456789;")
+
+
+def _skippable_end(text: str, start: int, limit: int) -> int:
+    """Where the skippable run from `start` ends (at most `limit`). Most often all of it is
+    skippable; that is checked with C-level string operations (with parameters removed, every
+    ESC starts an SGR `ESC[m` or an erase in line `ESC[K`), ten times faster than the regular
+    expression, which finds the end otherwise. (Any parameters of an erase in line are fine:
+    it changes only the cursor's row, which scrolls away.)"""
+    part = text[start:limit]
+    escapes = part.count(ESC)
+    if not escapes:
+        if "\x9b" not in part and "\x9d" not in part:
+            return limit
+    elif "\x9b" not in part and "\x9d" not in part and "\x1b(" not in part and "\x1b)" not in part:
+        squeezed = part.translate(_WITHOUT_PARAMETERS)
+        if squeezed.count("\x1b[m") + squeezed.count("\x1b[K") == escapes:
+            return limit
+    return _SKIPPABLE_RUN.match(text, start, limit).end()
 
 
 class TerminalEmulator:
@@ -411,10 +490,14 @@ class TerminalEmulator:
     CHUNK = 4096  # characters handed to pyte at once ...
     CHUNK_LINES = 64  # ... and at most this many lines (each scroll costs pyte a screen's rows)
     FLOOD_MIN = 16 * 1024  # pending characters before the fast path is tried
+    SKIP_WINDOW = 256 * 1024  # characters the fast path looks at in one go
 
-    def __init__(self, columns: int = 80, lines: int = 24, scrollback: int = 1000) -> None:
+    def __init__(self, columns: int = 80, lines: int = 24, scrollback: int = 1000, *, hot_path: bool = True) -> None:
         self.screen = VtScreen(columns, lines, scrollback)
         self.stream = VtStream(self.screen)
+        # The hot path parses the commonest sequences itself; without it everything goes through
+        # pyte's parser (the differential tests compare the two).
+        self.hot_path = HotPath(self.screen, self.stream) if hot_path else None
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._incoming: list[str] = []
         self._incoming_len = 0
@@ -427,6 +510,8 @@ class TerminalEmulator:
         self.last_fast_forward = -1.0  # perf_counter of the last skip
         self.waiting_for_more = False  # a flood is on: wait a moment for more instead of parsing
         self.skipped_chars = 0  # characters the fast path did not parse (for benchmarks)
+        self._skippable_to = 0  # characters consumed + those after them known to be skippable
+        self._waited_for = -1  # characters received when processing last waited for more
         self.fast_forwards = 0
 
     # -- input -------------------------------------------------------------------------------
@@ -447,7 +532,17 @@ class TerminalEmulator:
         self.waiting_for_more = False
         self._take()
         text = self._text
-        stream_feed = self.stream.feed
+        stream_feed = self.hot_path.feed if self.hot_path is not None else self.stream.feed
+        if (
+            self._received != self._waited_for
+            and len(text) - self._pos < self.FLOOD_MIN
+            and time.perf_counter() - self.last_fast_forward < 0.05
+        ):
+            # Mid-flood, output arrives in small reads: parsing each as it comes would leave
+            # nothing to skip. Wait a moment for more, unless nothing came since the last wait.
+            self._waited_for = self._received
+            self.waiting_for_more = True
+            return True
         while self._pos < len(text):
             if (
                 len(text) - self._pos >= self.FLOOD_MIN
@@ -455,11 +550,14 @@ class TerminalEmulator:
                 and self._received >= self._retry_when_received
             ):
                 outcome = self._fast_forward(text)
-                if self._pos >= len(text):
+                if self._pos >= len(text) or (outcome == "skipped" and time.perf_counter() >= deadline):
                     break
-                if outcome == "short" and time.perf_counter() - self.last_fast_forward < 0.05:
-                    # Mid-flood with too few lines yet to skip: parsing them would cost more
-                    # than waiting a few milliseconds for the rest.
+                if outcome == "skipped":
+                    continue  # more may be skipped, or too few lines are left to parse yet
+                if outcome == "short":
+                    # Too few lines yet to skip while more keeps coming (the fast path is tried
+                    # again only once more has arrived): parsing them would cost more than
+                    # waiting a few milliseconds for the rest.
                     self.waiting_for_more = True
                     break
             end = min(len(text), self._pos + self.CHUNK)
@@ -528,14 +626,33 @@ class TerminalEmulator:
             return "unsuitable modes"
         lines = screen.lines
         keep = lines + (0 if screen.in_alternate else (screen.history.maxlen or 0))
-        stop = _SKIPPABLE_RUN.match(text, start).end()
-        newlines = text.count("\n", start, stop)
-        if newlines < keep + lines + 1:
-            if stop < len(text):  # the run ends at a sequence that must be parsed
-                self._retry_when_consumed = self._consumed + (stop - start)
+        # Look at a window of the pending text, not all of it, so that one skip costs a few
+        # milliseconds however much is pending; it ends just after a line feed, where no
+        # sequence the run may contain can be cut. It grows if it holds too few lines.
+        window = self.SKIP_WINDOW
+        # Text an earlier call found skippable is not looked at again (while output arrives in
+        # reads, the kept lines of one call are the start of the next).
+        stop = start + max(0, min(self._skippable_to - self._consumed, len(text) - start))
+        while True:
+            limit = text.find("\n", start + window) + 1 or min(len(text), start + window)
+            at_end = limit == len(text)
+            stop = _skippable_end(text, min(stop, limit), limit)
+            self._skippable_to = self._consumed + (stop - start)
+            newlines = text.count("\n", start, stop)
+            if newlines >= keep + lines + 1:
+                break
+            # A run that ends just before the end of the text or of a window with no line feed
+            # may end in a sequence cut there: that one does not stop the run.
+            if stop < limit and limit - stop >= 64:
+                # The run ends at a sequence that must be parsed. Not tried again before some
+                # output was parsed: full-screen redraws stop every run within a screenful, and
+                # looking at each would cost a quarter of their parsing.
+                self._retry_when_consumed = self._consumed + max(stop - start, 4 * self.FLOOD_MIN)
                 return "run too short"
-            self._retry_when_received = self._received + self.FLOOD_MIN // 2
-            return "short"
+            if at_end:
+                self._retry_when_received = self._received + self.FLOOD_MIN // 2
+                return "short"
+            window *= 4
         # The cut: just after the newline that leaves exactly `keep` newlines in the tail.
         cut = _nth_newline_back(text, start, stop, keep + 1) + 1
         # Column 0 at the cut needs a CR before that LF; look a little further back if not.
@@ -574,7 +691,8 @@ class TerminalEmulator:
         None otherwise. All checks are single C-level string operations."""
         block = text[first:last_newline]
         if (
-            text[first - 2 : first] != "\r\n"
+            ESC in block
+            or text[first - 2 : first] != "\r\n"
             or not block.endswith("\r")
             or not block.isascii()
             or not block[:-1].replace("\r\n", "").isprintable()
@@ -806,10 +924,13 @@ class Terminal(Widget, can_focus=True):
     RELEASE_KEY: ClassVar[str] = "ctrl+right_square_bracket"
     RELEASE_KEY_DISPLAY: ClassVar[str] = "ctrl+]"
     FRAME_INTERVAL: ClassVar[float] = 1 / 60  # at most ~60 paints a second ...
-    FLOOD_FRAME_INTERVAL: ClassVar[float] = 1 / 20  # ... 20 while output floods (CPU for input)
+    FLOOD_FRAME_INTERVAL: ClassVar[float] = 1 / 15  # ... 15 while output floods (CPU for input)
     SLICE: ClassVar[float] = 0.008  # seconds of parsing before yielding to the event loop
-    HIGH_WATER: ClassVar[int] = 4 * 1024 * 1024  # pending characters: pause the remote
-    LOW_WATER: ClassVar[int] = 512 * 1024  # resume it
+    HIGH_WATER: ClassVar[int] = 1024 * 1024  # pending characters: pause the remote
+    LOW_WATER: ClassVar[int] = 256 * 1024  # resume it
+    ECHO_PRIORITY: ClassVar[float] = 0.05  # seconds other terminals' output waits for a typed key's echo, at most
+    # Terminals waiting for the echo of a key typed in them -> until when (time.monotonic()).
+    _awaiting_echo: ClassVar[weakref.WeakKeyDictionary[Terminal, float]] = weakref.WeakKeyDictionary()
 
     DEFAULT_CSS = """
     Terminal {
@@ -856,6 +977,7 @@ class Terminal(Widget, can_focus=True):
         self._drain_task: asyncio.Task[None] | None = None
         self._paint_timer: Any = None
         self._last_paint = 0.0
+        self._behind_until = 0.0  # perf_counter until which output is taken to be flooding
         self._painted_cursor: tuple[int, int] | None = None
         self._view_offset = 0  # rows scrolled back into the history
         self._view_anchor = 0
@@ -914,12 +1036,23 @@ class Terminal(Widget, can_focus=True):
     async def _drain(self) -> None:
         try:
             while True:
-                more = self.emulator.process(self.SLICE)
+                if self._another_awaits_echo():
+                    # The focused terminal first: its echo is on the way, this one's output waits.
+                    await asyncio.sleep(0.001)
+                    continue
+                # Shorter slices while another widget has the focus: its keys and echo wait
+                # behind at most one of them.
+                typed_in = self.has_focus or self in Terminal._awaiting_echo
+                more = self.emulator.process(self.SLICE if typed_in else self.SLICE / 2)
+                if more:  # output comes faster than it is parsed: paint at the flood rate
+                    self._behind_until = time.perf_counter() + 0.25
                 if self._paused and self.emulator.pending < self.LOW_WATER and self.on_flow is not None:
                     self._paused = False
+                    # asyncssh hands over what it buffered meanwhile at once, inside this call
+                    # (write() may pause the remote again): `more` must be looked at after it.
                     self.on_flow(False)
                 self._schedule_paint()
-                if not more:
+                if not more and not self.emulator.pending:
                     break
                 await asyncio.sleep(0.004 if self.emulator.waiting_for_more else 0)
         finally:
@@ -935,19 +1068,36 @@ class Terminal(Widget, can_focus=True):
         screen.reset()
         self.refresh()
 
+    def _another_awaits_echo(self) -> bool:
+        waiting = Terminal._awaiting_echo
+        if not waiting:
+            return False
+        now = time.monotonic()
+        for terminal, until in list(waiting.items()):
+            if until < now:
+                waiting.pop(terminal, None)
+            elif terminal is not self:
+                return True
+        return False
+
     # -- painting -----------------------------------------------------------------------------
     def _schedule_paint(self) -> None:
         if self._paint_timer is not None:
             return
-        flooding = time.perf_counter() - self.emulator.last_fast_forward < 0.25
+        now = time.perf_counter()
+        flooding = now - self.emulator.last_fast_forward < 0.25 or now < self._behind_until
         interval = self.FLOOD_FRAME_INTERVAL if flooding else self.FRAME_INTERVAL
         delay = self._last_paint + interval - time.monotonic()
+        if not flooding and self in Terminal._awaiting_echo:
+            delay = 0  # the echo of a key: typing sets this pace, not the frame rate
         if delay <= 0:
-            self._paint()
+            self._paint(at_once=not flooding)
         else:
             self._paint_timer = self.set_timer(delay, self._paint)
 
-    def _paint(self) -> None:
+    def _paint(self, at_once: bool = False) -> None:
+        """Mark the changed rows for repainting. `at_once`: also composite them now instead of
+        at the screen's next update tick (up to 1/60 s later), for the echo of a key."""
         self._paint_timer = None
         self._last_paint = time.monotonic()
         screen = self.emulator.screen
@@ -980,6 +1130,28 @@ class Terminal(Widget, can_focus=True):
             for y in dirty:
                 if 0 <= y < screen.lines:
                     self.refresh(Region(0, y, width, 1))
+        Terminal._awaiting_echo.pop(self, None)
+        if at_once and dirty:
+            self._composite_now()
+
+    def _composite_now(self) -> None:
+        """Run the screen's update tick now for this widget: what Textual's 60 Hz
+        `Screen._on_timer_update` does next (composite the dirty regions, write them), done
+        early. Paints come here at most once a frame (see `_schedule_paint`), so the rate cap
+        holds. Should a Textual release rename these, paints simply wait for the tick."""
+        try:
+            screen = self.screen
+        except Exception:
+            return
+        tick = getattr(screen, "_on_timer_update", None)
+        dirty_widgets = getattr(screen, "_dirty_widgets", None)
+        if tick is None or not isinstance(dirty_widgets, set) or not screen.is_current:
+            return
+        dirty_widgets.add(self)
+        try:
+            tick()
+        except Exception:
+            pass  # best effort: the regular tick paints what this one could not
 
     def notify_style_update(self) -> None:
         self._base_style = None
@@ -1041,56 +1213,25 @@ class Terminal(Widget, can_focus=True):
         return Strip(segments, width).crop(0, width)
 
     def _row_segments(self, row: Row, columns: int, cursor_x: int, base: Style) -> list[Segment]:
-        """Style runs of one row. pyte rows are sparse (only written cells are stored), so runs
-        of unwritten cells are emitted whole instead of cell by cell."""
+        """Style runs of one row, found by C-level grouping of the row's cells (pyte rows are
+        sparse: unwritten cells are the row's default)."""
         segments: list[Segment] = []
-        run: list[str] = []
-        run_key: tuple[Any, ...] | None = None
         style_of = self._style
+        cells = list(map(row.get, range(columns), repeat(row.default, columns)))
 
-        def add(text: str, key: tuple[Any, ...]) -> None:
-            nonlocal run, run_key
-            if key != run_key:
-                if run:
-                    segments.append(Segment("".join(run), base + style_of(run_key)))  # type: ignore[arg-type]
-                run, run_key = [text], key
-            else:
-                run.append(text)
+        def add_runs(part: list[Char]) -> None:
+            for key, group in groupby(part, _STYLE_KEY):
+                # The right half of a wide character has no data: its left half covers it.
+                segments.append(Segment("".join(map(_CELL_DATA, group)), base + style_of(key)))
 
-        def add_cursor(text: str, cell: Char) -> None:
-            nonlocal run, run_key
-            if run:
-                segments.append(Segment("".join(run), base + style_of(run_key)))  # type: ignore[arg-type]
-            run, run_key = [], None
-            segments.append(Segment(text, base + style_of(cell[1:]) + Style(reverse=not cell.reverse)))
-
-        default = row.default
-        default_key = default[1:]
-        x = 0
-        written = sorted(item for item in row.items() if item[0] < columns)
-        written.append((columns, default))
-        for column, cell in written:
-            if column > x:  # unwritten cells
-                if x <= cursor_x < column:
-                    if cursor_x > x:
-                        add(" " * (cursor_x - x), default_key)
-                    add_cursor(" ", default)
-                    if column > cursor_x + 1:
-                        add(" " * (column - cursor_x - 1), default_key)
-                else:
-                    add(" " * (column - x), default_key)
-            if column >= columns:
-                break
-            x = column + 1
-            data = cell.data
-            if not data:  # the right half of a wide character
-                continue
-            if column == cursor_x:
-                add_cursor(data, cell)
-            else:
-                add(data, cell[1:])
-        if run:
-            segments.append(Segment("".join(run), base + style_of(run_key)))  # type: ignore[arg-type]
+        if 0 <= cursor_x < columns:
+            add_runs(cells[:cursor_x])
+            cell = cells[cursor_x]
+            if cell.data:
+                segments.append(Segment(cell.data, base + style_of(cell[1:]) + Style(reverse=not cell.reverse)))
+            add_runs(cells[cursor_x + 1 :])
+        else:
+            add_runs(cells)
         return segments
 
     def on_focus(self, event: events.Focus) -> None:
@@ -1151,6 +1292,7 @@ class Terminal(Widget, can_focus=True):
             return
         data = key_to_bytes(event.key, event.character, application_cursor=self.emulator.application_cursor)
         if data:
+            Terminal._awaiting_echo[self] = time.monotonic() + self.ECHO_PRIORITY
             self.send_bytes(data)
 
     def on_paste(self, event: events.Paste) -> None:
@@ -1168,6 +1310,7 @@ class Terminal(Widget, can_focus=True):
             self.send(data)
 
     def on_unmount(self) -> None:
+        Terminal._awaiting_echo.pop(self, None)
         if self._drain_task is not None:
             self._drain_task.cancel()
             self._drain_task = None

@@ -4,9 +4,10 @@ pyte's parser takes one character at a time through a generator, about 1 MB/s; c
 and full-screen redraws (`ls --color`, `top`, vim) are made of a few kinds of sequences only.
 `HotPath.feed` splits the text at escape sequences and controls with one C-level `re.split` and
 applies the commonest tokens to the pyte screen itself: runs of printable ASCII written as whole
-cell runs, CR/LF/BS, SGR (memoised per current attributes), CUP and the other one-parameter CSI
-controls, private mode changes, charset designations. Everything else (other sequences, other controls, text that is
-not ASCII) goes to the pyte stream, the slow path, which gives the same result either way.
+cell runs, CR/LF/BS, SGR and charset designations (memoised per current attributes), CUP and the
+other one-parameter CSI controls, private mode changes. Everything else (other sequences, other
+controls, text that is not ASCII) goes to the pyte stream, the slow path, which gives the same
+result either way.
 
 Why it gives exactly what the slow path gives: a token is taken by the hot path only while the
 stream is at ground and only when it is complete, and the hot path then does what pyte does with
