@@ -159,6 +159,9 @@ class VmssConsoleApp(App[int]):
             self._follow_selection()
 
     def _spawn(self, name: str, work: Coroutine[Any, Any, None]) -> None:
+        if self.poller.stopped:
+            work.close()  # the app is going: never started, never awaited
+            return
         self.run_worker(work, group=name, exit_on_error=False)
 
     @on(TrackReported)

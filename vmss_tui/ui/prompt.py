@@ -87,7 +87,9 @@ class PromptInput(Input):
         self.set_class(mode == "filter", "-filter")
         self.set_class(mode == "command", "-command")
         self.display = True
-        self.focus()
+        # At once, not on the next turn: keys typed right after `:` belong to the line, not to
+        # the table under it (`:inst` typed fast would otherwise open an SSH session on `s`).
+        self.screen.set_focus(self)
 
     def close(self, *, cancel: bool) -> LiveTable | None:
         """Hide the line (Esc on a filter clears it); returns the table it was for."""

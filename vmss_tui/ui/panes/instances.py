@@ -46,6 +46,7 @@ from vmss_tui.ui.panes.table import (
     LiveTable,
     RowData,
     provisioning_style,
+    short_vm_name,
     subtitle,
 )
 from vmss_tui.ui.poller import FetchContext, Track
@@ -63,7 +64,7 @@ class InstanceTable(LiveTable):
 
     COLUMNS = (
         Column("mark", " "),
-        Column("id", "ID"),
+        Column("id", "ID", narrow_text=short_vm_name),
         Column("computer", "Computer name", "Computer"),
         Column("power", "Power", min_width=len("deallocating")),
         Column("prov", "Provisioning", "State", min_width=len("deallocating…")),

@@ -37,6 +37,7 @@ from vmss_tui.ui.panes.table import (
     Column,
     LiveTable,
     RowData,
+    short_vm_name,
     subtitle,
 )
 from vmss_tui.ui.poller import FetchContext, Track
@@ -49,7 +50,7 @@ class NatTable(LiveTable):
     HELP_SECTION = "NAT"
 
     COLUMNS = (
-        Column("instance", "Instance", "Inst"),
+        Column("instance", "Instance", "Inst", narrow_text=short_vm_name),
         Column("proto", "Proto"),
         Column("backend", "Backend", "Port"),
         Column("frontend", "Frontend ip:port", "Frontend"),

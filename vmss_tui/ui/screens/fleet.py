@@ -13,27 +13,27 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult, ScreenStackError
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.content import Content
 from textual.events import Key, Resize
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
 from vmss_tui.ui import intents
 from vmss_tui.ui.action_flow import ActionFlow
 from vmss_tui.ui.details import DetailsScreen
-from vmss_tui.ui.help import EVERYWHERE, HelpScreen, help_rows, mutating_bindings
+from vmss_tui.ui.help import EVERYWHERE, HelpScreen, help_rows, mutating_bindings, section_of
 from vmss_tui.ui.panes.base import FleetPane, Line
 from vmss_tui.ui.panes.disks import DisksPane
 from vmss_tui.ui.panes.instances import InstancesPane
 from vmss_tui.ui.panes.nat import NatPane
 from vmss_tui.ui.panes.scale_sets import ScaleSetsPane
 from vmss_tui.ui.panes.table import LiveTable
-from vmss_tui.ui.prompt import PromptInput, parse_command
+from vmss_tui.ui.prompt import PromptInput
 from vmss_tui.ui.reports import ActionDone, ActionProgress
+from vmss_tui.ui.screens.command_line import TABLE_OF_VIEW, CommandLineMixin
+from vmss_tui.ui.screens.tabs import FLEET_TAB, TabsMixin
 from vmss_tui.ui.ssh_tabs import SshTabs
 from vmss_tui.ui.status import VIEW_TITLES, VIEWS, crumbs_text, status_text, viewbar_text
 from vmss_tui.ui.store import INSTANCES, SCALE_SETS, FleetStore
@@ -50,9 +50,7 @@ PANES: tuple[tuple[type[FleetPane], str], ...] = (
     (NatPane, "nat-pane"),
     (DisksPane, "disk-pane"),
 )
-TABLE_OF_VIEW = {"vmss": "#vmss", "inst": "#instances", "nat": "#nat", "disk": "#instance-disks"}
 BACK_FROM = {"inst": "vmss", "nat": "inst", "disk": "inst"}
-FLEET_TAB = "fleet-tab"
 
 # Wide layout (all panes at once) from this size up; below it one pane at a time.
 WIDE_MIN_WIDTH = 120
@@ -62,7 +60,7 @@ SELECTION_DEBOUNCE = 0.2  # seconds the cursor must rest on a scale set before i
 WATCH_REFRESH = 1.0  # how often a watched scale set's instances are read
 
 
-class FleetScreen(Screen[None]):
+class FleetScreen(TabsMixin, CommandLineMixin, Screen[None]):
     HELP_SECTION = EVERYWHERE
     BINDINGS: ClassVar[list[Any]] = [
         Binding("question_mark", "help", "Help", id="app.help"),
@@ -151,20 +149,6 @@ class FleetScreen(Screen[None]):
                      instance_keys: frozenset[str] = frozenset(), scale_set_pending: str = "") -> None:
         self.actions.start(label, scale_set, call, pending=pending, instance_keys=instance_keys,
                            scale_set_pending=scale_set_pending)
-
-    def open_tab(self, key: str, label: str, widget: Widget) -> None:
-        tab_id = "tab-" + "".join(c if c.isalnum() else "-" for c in key.casefold())
-        tabs = self.tabs
-        if tab_id in {pane.id for pane in tabs.query(TabPane)}:
-            tabs.active = tab_id
-            return
-        tabs.add_pane(TabPane(Content(label), widget, id=tab_id))
-        # The focused table goes out of view with its tab: Textual would move the focus to another
-        # widget of the fleet tab, and the tabs would follow the focus straight back there.
-        self.set_focus(None)
-        tabs.active = tab_id
-        self.update_tab_bar()
-        self.call_after_refresh(widget.focus)
 
     def one_line(self, error: BaseException) -> str:
         from vmss_tui.ui.errors import one_line
@@ -497,7 +481,13 @@ class FleetScreen(Screen[None]):
 
     def action_help(self) -> None:
         focused = self.focused
-        pane = "Prompt" if isinstance(focused, PromptInput) else VIEW_TITLES.get(self.view, "Console")
+        if isinstance(focused, PromptInput):
+            pane = "Prompt"
+        elif self.tabs.active not in (FLEET_TAB, ""):  # an SSH session, a rollout view ...
+            pane = section_of(focused) if focused is not None else None
+            pane = pane or "This tab"
+        else:
+            pane = VIEW_TITLES.get(self.view, "Console")
         where = str(self.config.path) if self.config.path else "config.toml in your config directory"
         hint = Text("Commands: :vmss :inst :nat :disk :sub [id] :q   ·   ctrl+p palette   ·   Esc closes\n"
                     f'Remap any key in {where}: [keys] "binding.id" = "key"')
@@ -527,144 +517,3 @@ class FleetScreen(Screen[None]):
         back = BACK_FROM.get(self.view)
         if back is not None:
             self.show_view(back)
-
-    # ------------------------------------------------------------------ tabs
-    def action_next_tab(self) -> None:
-        self._cycle_tab(1)
-
-    def action_previous_tab(self) -> None:
-        self._cycle_tab(-1)
-
-    def _cycle_tab(self, step: int) -> None:
-        tabs = self.tabs
-        ids = [pane.id for pane in tabs.query(TabPane) if pane.id]
-        if len(ids) <= 1:
-            return
-        index = ids.index(tabs.active) if tabs.active in ids else 0
-        tabs.active = ids[(index + step) % len(ids)]
-        if tabs.active == FLEET_TAB:
-            self.show_view(self.view)
-
-    def action_close_tab(self) -> None:
-        if self.tabs.active and self.tabs.active != FLEET_TAB:
-            self.close_tab(self.tabs.active)
-
-    @on(intents.CloseTab)
-    def _close_tab_intent(self, message: intents.CloseTab) -> None:
-        self.close_tab(message.tab_id)
-
-    def close_tab(self, tab_id: str) -> None:
-        if tab_id == FLEET_TAB:
-            return
-        self.tabs.remove_pane(tab_id)
-        self.call_after_refresh(self.update_tab_bar)
-        self.call_after_refresh(self.show_view, self.view)
-
-    def _focus_tab(self, pane: TabPane) -> None:
-        for widget in pane.children:
-            focus_default = getattr(widget, "focus_default", None)
-            if callable(focus_default):
-                focus_default()
-            elif widget.focusable:
-                widget.focus()
-            else:
-                continue
-            return
-
-    def quit_blockers(self) -> list[str]:
-        """What quitting now would end or leave behind (open SSH sessions, a guarded rollout ...):
-        every widget in a tab may say, through a `quit_blocker()` method."""
-        said = []
-        for pane in self.tabs.query(TabPane):
-            for widget in pane.children:
-                blocker = getattr(widget, "quit_blocker", None)
-                text = blocker() if callable(blocker) else None
-                if text:
-                    said.append(text)
-        return said
-
-    def update_tab_bar(self) -> None:
-        self.tabs.set_class(len(self.tabs.query(TabPane)) <= 1, "-single")
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("next_tab", "previous_tab"):
-            return len(self.tabs.query(TabPane)) > 1
-        if action == "close_tab":
-            return self.tabs.active not in (FLEET_TAB, "")
-        return True
-
-    @on(TabbedContent.TabActivated)
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == FLEET_TAB:
-            self.call_after_refresh(self.show_view, self.view)
-        else:
-            # Switching to a tab gives it the keys (a connected terminal takes them itself).
-            self.call_after_refresh(self._focus_tab, event.pane)
-        self.render_status()
-        try:
-            self.refresh_bindings()
-        except ScreenStackError:
-            pass  # the app is closing (a tab closed as its screen went away): no footer to update
-
-    def on_ssh_session_pane_state_changed(self, message: Any) -> None:
-        self.ssh.state_changed(getattr(message, "pane", None), message.state)
-
-    # ------------------------------------------------------------------ prompt (: and /)
-    def action_command_mode(self) -> None:
-        self._open_prompt("command", None)
-
-    def action_filter(self) -> None:
-        table = self.focused_table() or self.query_one(TABLE_OF_VIEW[self.view], LiveTable)
-        self._open_prompt("filter", table)
-
-    def _open_prompt(self, mode: str, target: LiveTable | None) -> None:
-        self.prompt.open(mode, target)
-
-    @on(intents.PromptDone)
-    def _prompt_done(self, message: intents.PromptDone) -> None:
-        target = self.prompt.close(cancel=message.cancel)
-        if target is not None and target.display:
-            target.focus()
-        else:
-            self.query_one(TABLE_OF_VIEW[self.view], LiveTable).focus()
-        self.render_bars()
-        if message.mode == "command" and not message.cancel:
-            self.run_command(message.value)
-
-    @on(intents.FilterChanged)
-    def _filter_changed(self, message: intents.FilterChanged) -> None:
-        self.render_bars()
-        if message.error:
-            self.status.set(Text(f"filter: {message.error}", style="red"))
-
-    def run_command(self, text: str) -> None:
-        """`:` commands (k9s style): a view alias, optionally with a name to jump to."""
-        command = parse_command(text)
-        if command is None:
-            return
-        if command.name is None:
-            self.notify(f"Unknown command :{command.word} (try :vmss :inst :nat :disk :sub :q)", severity="warning")
-        elif command.name == "quit":
-            self.call_later(self.app.run_action, "quit")
-        elif command.name == "help":
-            self.action_help()
-        elif command.name == "refresh":
-            self.action_refresh_now()
-        elif command.name == "sub":
-            self.post_message(intents.SwitchSubscription(command.argument))
-        elif command.name == "vmss" and command.argument:
-            matches = self.store.find_scale_set(command.argument)
-            if not matches:
-                self.notify(f"No scale set named {command.argument}", severity="warning")
-                self.show_view("vmss")
-            else:
-                self.jump_to_scale_set(matches[0].scale_set.id)
-        elif command.name == "inst" and command.argument:
-            entry = self.store.selected()
-            instance = entry.instance_by_id(command.argument) if entry else None
-            if entry is None or instance is None:
-                self.notify(f"No instance {command.argument} in the selected scale set", severity="warning")
-            else:
-                self.jump_to_instance(entry.scale_set.id, instance.id)
-        else:
-            self.show_view(command.name)
