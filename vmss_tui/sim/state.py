@@ -628,7 +628,10 @@ class World(ActionEngine, UpgradeEngine):
             if lun not in inst.data_disks:
                 self._create_data_disk(inst, entry)
         if before["storageProfile"]["imageReference"] != after["storageProfile"]["imageReference"]:
+            # A new image is a new OS disk: a fresh guest, and a new SSH host key. Any other model
+            # change (a data disk, an extension, a tag) keeps both, as on Azure.
             self.guest_event(inst, "reimage")
+            inst.host_key_generation += 1
         if inst.sick_after_upgrade:
             inst.sick = True
         self.run_extensions(inst)

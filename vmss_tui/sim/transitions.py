@@ -101,7 +101,7 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     Transition("reimage", during={"running": "starting"}, end={"running": "running", "starting": "running"},
                effects=("new_host_key", "guest_reimage", "rerun_extensions")),
     Transition("upgrade", during={"running": "starting"}, end={"running": "running", "starting": "running"},
-               effects=("apply_latest_model", "new_host_key")),
+               effects=("apply_latest_model",)),  # a new host key only with a new image: apply_model
     Transition("delete", provisioning="Deleting", during={"running": "stopping"}, effects=("remove",)),
     Transition("attachDetachDataDisks", effects=("attach_detach",)),
     Transition("runCommand", provisioning=None, exclusive=False, refusals=(_RUNNING_ONLY,), effects=("run_script",)),
