@@ -125,8 +125,8 @@ async def in_process(endpoint: str, subscription: str, token: str, presses: int)
     from vmss_tui.azure.fleet import ConnectionSettings, Fleet
     from vmss_tui.config import Config, RefreshSettings
     from vmss_tui.ui.app import VmssConsoleApp
+    from vmss_tui.ui.panes.cells import RowData
     from vmss_tui.ui.panes.instances import instance_cells
-    from vmss_tui.ui.panes.table import RowData
 
     settings = ConnectionSettings(arm_endpoint=endpoint, subscription_id=subscription, polling_interval=0.05,
                                   bearer_token=token)

@@ -396,9 +396,9 @@ def test_console_and_ssh_dispatch_to_the_ui(capsys, monkeypatch, threaded_simula
         assert ssh_identity_file is None  # only the demo has a key of its own to hand over
         return 0
 
-    fake = types.ModuleType("vmss_tui.ui.app")
+    fake = types.ModuleType("vmss_tui.cli.console")
     fake.run_console = run_console  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "vmss_tui.ui.app", fake)
+    monkeypatch.setitem(sys.modules, "vmss_tui.cli.console", fake)
     assert run(capsys, "--read-only", *conn(threaded_simulator))[0] == 0
     assert run(capsys, "ssh", "vmss-web", "4", "-g", "rg-web-prod", *conn(threaded_simulator))[0] == 0
     (console_settings, no_target), (ssh_settings, target) = calls
@@ -416,8 +416,8 @@ def test_demo_hands_the_simulators_ssh_key_and_token_to_the_console(capsys, monk
                      bool(settings.bearer_token)))
         return 0
 
-    fake = types.ModuleType("vmss_tui.ui.app")
-    monkeypatch.setitem(sys.modules, "vmss_tui.ui.app", fake)
+    fake = types.ModuleType("vmss_tui.cli.console")
+    monkeypatch.setitem(sys.modules, "vmss_tui.cli.console", fake)
     fake.run_console = run_console  # type: ignore[attr-defined]
     assert run(capsys, "--demo")[0] == 0
     assert run(capsys, "--demo", "ssh", "vmss-web", "1")[0] == 0

@@ -74,7 +74,8 @@ async def test_subscriptions_list_and_get(sim: Simulator) -> None:
 async def test_scale_set_lists(clients: tuple[Any, Any]) -> None:
     compute, _ = clients
     everything = [s async for s in compute.virtual_machine_scale_sets.list_all()]
-    assert {s.name for s in everything} == {"vmss-web", "vmss-api", "vmss-batch", "vmss-data", "vmss-internal", "vmss-pending"}
+    assert {s.name for s in everything} == {"vmss-web", "vmss-api", "vmss-batch", "vmss-data", "vmss-internal", "vmss-pending",
+                                            "vmss-flex", "vmss-disks"}
     web = [s.name async for s in compute.virtual_machine_scale_sets.list(WEB)]
     assert web == ["vmss-web", "vmss-api"]
     vmss = await compute.virtual_machine_scale_sets.get(WEB, "vmss-web")
@@ -119,7 +120,7 @@ async def test_paging_follows_next_link_with_api_version() -> None:
             assert [vm.instance_id for vm in vms] == ["1", "2", "4", "5", "6", "7"]
             assert all(vm.properties.instance_view is not None for vm in vms)
             scale_sets = [s async for s in compute.virtual_machine_scale_sets.list_all()]
-            assert len(scale_sets) == 6
+            assert len(scale_sets) == 8
         requests = [entry for entry in sim.arm.request_log if "/virtualMachines" in entry[1]]
         assert len(requests) >= 1 + 3  # the raw call plus three pages
     finally:
@@ -438,7 +439,7 @@ async def test_network_resources_of_the_default_topology(sim: Simulator, clients
     vmss_pips = [p async for p in network.public_ip_addresses.list_virtual_machine_scale_set_public_ip_addresses(WEB, "vmss-web")]
     assert vmss_pips == []
     all_lbs = [lb.name async for lb in network.load_balancers.list_all()]
-    assert set(all_lbs) == {"lb-web", "lb-batch", "lb-internal", "lb-pending"}
+    assert set(all_lbs) == {"lb-web", "lb-batch", "lb-internal", "lb-pending", "lb-flex", "lb-disks"}
     # Two scale sets share lb-web, each with its own pool.
     lb = await network.load_balancers.get(WEB, "lb-web")
     assert {p.name for p in lb.properties.inbound_nat_pools} == {"natpool-ssh", "natpool-rdp", "natpool-api-ssh"}
@@ -545,7 +546,7 @@ async def test_only_the_simulators_own_token_is_accepted() -> None:
             async with session.get(url, headers=auth_headers(sim)) as response:
                 assert response.status == 200
         async with sdk_clients(sim) as (compute, _):
-            assert len([s async for s in compute.virtual_machine_scale_sets.list_all()]) == 6
+            assert len([s async for s in compute.virtual_machine_scale_sets.list_all()]) == 8
     finally:
         await sim.stop()
 
@@ -576,7 +577,7 @@ def test_start_in_thread_serves_other_loops() -> None:
             async with sdk_clients(sim) as (compute, _):
                 return [s.name async for s in compute.virtual_machine_scale_sets.list_all()]
 
-        assert len(asyncio.run(use_sdk())) == 6
+        assert len(asyncio.run(use_sdk())) == 8
     finally:
         sim.stop_thread()
     with pytest.raises(OSError):

@@ -56,7 +56,7 @@ def test_sim_runs_in_foreground_and_stops_on_ctrl_c() -> None:
         url = f"{endpoint}/subscriptions/{subscription}/providers/Microsoft.Compute/virtualMachineScaleSets?api-version=2026-04-01"
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=5) as response:
-            assert len(json.load(response)["value"]) == 6
+            assert len(json.load(response)["value"]) == 8
         # Any other token, the console's fixed local one included, is refused.
         for other in ("x", "vmss-tui-local-simulator", token + "x"):
             request = urllib.request.Request(url, headers={"Authorization": f"Bearer {other}"})

@@ -101,7 +101,7 @@ async def test_resource_graph_lists_every_scale_set_in_one_paged_query(fleet: Si
                   "| extend powerState = properties.extended.instanceView.powerState.code "
                   "| summarize count() by powerState"))
         flexible_vms = sum(len(w.virtual_machines) for w in fleet.worlds[:10])
-        assert flexible_vms == 6  # subscriptions 3, 6 and 9 have a Flexible scale set of two
+        assert flexible_vms == 10  # the demo's vmss-flex (3) and vm-tools; subscriptions 3, 6 and 9: two each
         assert [(r["powerState"], r["count_"]) for r in result.data] == [("PowerState/running", flexible_vms)]
     finally:
         await client.close()

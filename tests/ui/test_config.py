@@ -12,9 +12,11 @@ from tests.support.console import (
     scale_set_table,
     select_scale_set,
     wait_loaded,
+    wait_until,
 )
 from vmss_tui.config import load_config
-from vmss_tui.ui.app import all_binding_ids
+from vmss_tui.ui.app import VmssConsoleApp
+from vmss_tui.ui.bindings import all_binding_ids
 from vmss_tui.ui.dialogs import ConfirmActionScreen
 from vmss_tui.ui.help import HelpScreen
 
@@ -39,7 +41,7 @@ def test_every_binding_has_an_id_that_the_config_can_name():
     from vmss_tui.ui.panes import disks, instances, nat, scale_sets, table
     from vmss_tui.ui.screens import fleet
 
-    ids = all_binding_ids()
+    ids = all_binding_ids(VmssConsoleApp)
     for module in (app_module, details, dialogs, help, prompt, disks, instances, nat, scale_sets, table, fleet):
         for obj in vars(module).values():
             if isinstance(obj, type) and obj.__module__ == module.__name__:
@@ -91,13 +93,18 @@ async def test_a_broken_config_is_reported_and_the_app_runs_with_defaults(start_
 
 async def test_unknown_binding_ids_and_themes_are_reported(start_simulator, tmp_path):
     path = tmp_path / "config.toml"
-    path.write_text('theme = "no-such-theme"\n[keys]\n"instance.restart" = "R"\n"nav.up" = "p"\n')
+    path.write_text('theme = "no-such-theme"\n[keys]\n"instance.restart" = "R"\n"nav.up" = "p"\n'
+                    '"instances.start" = "x"\n"instances.stop" = "x"\n')
     sim = await start_simulator(speed=UI_SIM_SPEED, ssh=False)
     app = make_app(sim, config=load_config(path))
     notes = _recording(app)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_loaded(pilot, app)
+        # [keys] is checked in a thread after the first frame
+        await wait_until(pilot, lambda: any("unknown binding id" in n for n in notes), "the [keys] check")
         assert any("unknown binding id 'instance.restart'" in n and "instances.restart" in n for n in notes)
+        assert any(f"{path} line 5, {path} line 6: key 'x' is bound to 'instances.start' and 'instances.stop'" in n
+                   for n in notes), notes
         assert any("theme 'no-such-theme' is not known" in n for n in notes)
         await pilot.press("j", "p")  # the valid entry still applies
         assert scale_set_table(app).cursor_row == 0

@@ -43,7 +43,7 @@ from vmss_tui.ui.disk_dialogs import (
 )
 from vmss_tui.ui.guest_disks_view import GuestDisksView
 from vmss_tui.ui.panes.disks import DisksPane
-from vmss_tui.ui.ssh_pane import HostKeyDialog
+from vmss_tui.ui.ssh_dialogs import HostKeyDialog
 
 RG = "rg-batch-dev"
 SCALE_SET = "vmss-disks"

@@ -99,7 +99,7 @@ async def test_ssh_to_a_flexible_vm_through_its_nat_v2_port(start_simulator, tmp
 
 
 def _host_key_dialog() -> Any:
-    from vmss_tui.ui.ssh_pane import HostKeyDialog
+    from vmss_tui.ui.ssh_dialogs import HostKeyDialog
 
     return HostKeyDialog
 

@@ -9,8 +9,9 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import DataTable
 
-from vmss_tui.ui.panes import table as styles
-from vmss_tui.ui.panes.table import Column, LiveTable, RowData
+from vmss_tui.ui.panes import cells as styles
+from vmss_tui.ui.panes.cells import Column, RowData
+from vmss_tui.ui.panes.table import LiveTable
 
 CELLS = [
     ("0", styles.GOOD), ("vmss-web_0", "bold"), ("running", styles.GOOD), ("Succeeded", styles.PLAIN),

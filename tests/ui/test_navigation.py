@@ -309,7 +309,8 @@ async def test_ssh_target_from_the_command_line_opens_that_session(start_simulat
                                   polling_interval=0.05)
     app = VmssConsoleApp(settings, config=Config(), ssh_target=("vmss-api", "2", "rg-web-prod"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: app.query_one("#tabs").tab_count == 2, "the SSH tab")
+        await wait_until(pilot, lambda: app.query_one("#tabs").tab_count == 2 and bool(app.query("SshSessionPane")),
+                         "the SSH tab")
         pane = app.query_one("SshSessionPane")
         assert (pane.target.scale_set, pane.target.instance_id) == ("vmss-api", "2")
         assert app.store.selected().scale_set.name == "vmss-api"

@@ -17,7 +17,7 @@ from tests.support.console import (
 )
 from vmss_tui.domain.models import NatMapping, NsgVerdict
 from vmss_tui.ui.dialogs import ConfirmActionScreen
-from vmss_tui.ui.panes import table as styles
+from vmss_tui.ui.panes import cells as styles
 from vmss_tui.ui.panes.nat import nat_key, nsg_cell
 
 

@@ -89,10 +89,27 @@ async def settle(pilot: Any, *, scale_set: str | None = None, instance: str | No
         assert selected is not None and selected.instances is not None
         key = next(i.id for i in selected.instances if i.instance_id == instance)
         app.query_one("#instances").move_to_key(key)
-    await pilot.pause()
+    await guest_read_done(pilot)
     assert app.fleet is not None
     app.fleet.throttling = PINNED_THROTTLING
     app.fleet_screen.render_status()
+    await pilot.pause()
+
+
+async def guest_read_done(pilot: Any) -> None:
+    """The disk pane reads the guest of the instance the cursor rests on: let that read end, so the
+    picture never depends on how fast this machine is."""
+    from vmss_tui.ui.panes.disks import CURSOR_SETTLE, DisksPane
+
+    app: VmssConsoleApp = pilot.app
+    await pilot.pause(CURSOR_SETTLE + 0.1)
+    guest = app.fleet_screen.pane(DisksPane).guest
+    for _ in range(500):
+        if not guest.reading and not any(t.in_flight for t in app.poller.plan.tracks.values()):
+            break
+        await pilot.pause(0.02)
+    else:
+        raise AssertionError("timed out waiting for the guest read")
     await pilot.pause()
 
 
@@ -141,7 +158,9 @@ def test_disk_panel(snap_compare, frozen_simulator):
 def test_action_dialog(snap_compare, frozen_simulator):
     async def run_before(pilot: Any) -> None:
         await settle(pilot, scale_set="vmss-web", instance="2", view="inst")
-        await pilot.press("space", "j", "space", "r")
+        await pilot.press("space", "j", "space")
+        await guest_read_done(pilot)
+        await pilot.press("r")
 
     assert snap_compare(console(frozen_simulator), terminal_size=(120, 40), run_before=run_before)
 

@@ -14,15 +14,8 @@ from tests.support.sshd import ThrowawaySshd, free_port
 from vmss_tui.domain.ssh_target import SshTarget
 from vmss_tui.ssh.known_hosts import KnownHosts
 from vmss_tui.ssh.settings import SshSettings
-from vmss_tui.ui.ssh_pane import (
-    CONNECTED,
-    DISCONNECTED,
-    FAILED,
-    HostKeyDialog,
-    ReplaceHostKeyDialog,
-    SecretDialog,
-    SshSessionPane,
-)
+from vmss_tui.ui.ssh_dialogs import HostKeyDialog, ReplaceHostKeyDialog, SecretDialog
+from vmss_tui.ui.ssh_pane import CONNECTED, DISCONNECTED, FAILED, SshSessionPane
 from vmss_tui.ui.terminal import Terminal
 
 

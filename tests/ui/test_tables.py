@@ -7,9 +7,10 @@ from textual.app import App, ComposeResult
 
 from vmss_tui.domain.models import Instance, ScaleSet
 from vmss_tui.ui.format import format_duration
-from vmss_tui.ui.panes import table as styles
+from vmss_tui.ui.panes import cells as styles
+from vmss_tui.ui.panes.cells import Column, RowData, RowFilter
 from vmss_tui.ui.panes.instances import InstanceTable, instance_cells
-from vmss_tui.ui.panes.table import Column, LiveTable, RowData, RowFilter
+from vmss_tui.ui.panes.table import LiveTable
 from vmss_tui.ui.poller import MAX_BACKOFF, THROTTLED_MIN_BACKOFF, RefreshPlan
 
 

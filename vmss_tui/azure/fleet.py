@@ -1141,6 +1141,9 @@ async def _shared_fetch(
     future = cache.get(key)
     if future is None:
         future = asyncio.ensure_future(make())
+        # Its callers may all be cancelled (the console quits mid-refresh): the failure is then
+        # nobody's, and must not end as "Task exception was never retrieved".
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
         cache[key] = future
     return await asyncio.shield(future)
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import math
+import shlex
 import signal
 import sys
 from typing import Any, NoReturn
@@ -55,9 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency", type=_number(float, "--latency", "a finite number of seconds, 0 or more",
                                                    lambda v: math.isfinite(v) and v >= 0),
                         default=0.0, help="added seconds per HTTP request")
-    parser.add_argument("--topology", choices=("default", "demo"), default="default",
-                        help="which fleet to serve: default, or demo (adds a Flexible scale set, a VM of no scale "
-                             "set, data disks behind SSH, an orphaned disk)")
+    parser.add_argument("--topology", choices=("demo", "classic"),
+                        help="which fleet to serve: demo (the default: Uniform and Flexible scale sets, a VM of no "
+                             "scale set, data disks behind SSH, an orphaned disk), or classic (the six Uniform "
+                             "scale sets of the first demo)")
     parser.add_argument("--scale-sets", type=_number(int, "--scale-sets", f"1 to {MAX_SCALE_SETS}",
                                                      lambda v: 1 <= v <= MAX_SCALE_SETS),
                         metavar="N", help="generate a large fleet of N scale sets ...")
@@ -88,8 +90,8 @@ def main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
         if args.retry_after is not None and args.throttle_after is None:
             raise _UsageError("--retry-after needs --throttle-after (there is nothing to retry after otherwise)")
-        if args.topology != "default" and (args.scale_sets is not None or args.instances is not None):
-            raise _UsageError("--topology demo and --scale-sets/--instances choose different fleets: give one")
+        if args.topology is not None and (args.scale_sets is not None or args.instances is not None):
+            raise _UsageError("--topology and --scale-sets/--instances choose different fleets: give one")
     except _UsageError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
@@ -114,14 +116,14 @@ def main(argv: list[str]) -> int:
 
 def _build(args: argparse.Namespace) -> Any:
     from .simulator import Simulator
-    from .topology import default_topology, demo_topology, large_topology
+    from .topology import classic_topology, demo_topology, large_topology
 
     if args.scale_sets is not None or args.instances is not None:
         topology = large_topology(scale_sets=args.scale_sets or 50,
                                   instances=args.instances if args.instances is not None else MAX_INSTANCES,
                                   flexible=args.flexible)
     else:
-        topology = demo_topology() if args.topology == "demo" else default_topology()
+        topology = classic_topology() if args.topology == "classic" else demo_topology()
     sim = Simulator(topology, speed=args.speed, latency=args.latency, ssh=not args.no_ssh,
                     page_size=args.page_size, throttle_after=args.throttle_after, retry_after=args.retry_after,
                     host=args.host, subscriptions=args.subscriptions)
@@ -148,12 +150,14 @@ async def _serve(args: argparse.Namespace, sim: Any) -> int:
         endpoint, sub = sim.endpoint, sim.subscription_id
         scale_sets = sum(len(w.scale_sets) for w in sim.worlds)
         instances = sum(len(s.instances) for w in sim.worlds for s in w.scale_sets.values())
+        loose = sum(1 for w in sim.worlds for vm in w.virtual_machines.values() if vm.scale_set is None)
         print(f"vmss-tui simulator listening on {endpoint}", flush=True)
         print(f"subscription: {sub}" + (f" (and {len(sim.worlds) - 1} more)" if len(sim.worlds) > 1 else ""),
               flush=True)
-        print(f"fleet: {scale_sets} scale sets, {instances} instances, speed x{args.speed:g}", flush=True)
+        print(f"fleet: {scale_sets} scale sets, {instances} instances"
+              + (f", {loose} VMs of no scale set" if loose else "") + f", speed x{args.speed:g}", flush=True)
         print(f"token: {sim.bearer_token} (the only bearer token this simulator accepts; new each run)", flush=True)
-        key_hint = ""
+        key_option = ""
         if sim.ssh is not None:
             listening = len(sim.ssh.listening_addresses())
             print(f"ssh: {listening} servers on {sim.public_ip_prefix}.0/24, user azureuser, public keys only: "
@@ -164,9 +168,9 @@ async def _serve(args: argparse.Namespace, sim: Any) -> int:
             if example is not None:
                 print(f"    e.g. ssh -i {sim.ssh_client_key_path} -p {example['port']} {example['user']}@{example['host']}"
                       f"   ({example['scale_set']} instance {example['instance_id']})", flush=True)
-            key_hint = f"   (console SSH: [ssh] identity_file = \"{sim.ssh_client_key_path}\" in your config)"
+            key_option = f" -i {shlex.quote(str(sim.ssh_client_key_path))}"  # the console's SSH sessions log in with it
         print(f"use it: {TOKEN_ENV}={sim.bearer_token} vmss-tui --arm-endpoint {endpoint} --subscription {sub}"
-              + key_hint, flush=True)
+              + key_option, flush=True)
         print(f"    or: export {ENDPOINT_ENV}={endpoint} AZURE_SUBSCRIPTION_ID={sub} {TOKEN_ENV}={sim.bearer_token}",
               flush=True)
         if args.host not in ("127.0.0.1", "localhost", "::1"):

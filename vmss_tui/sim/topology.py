@@ -263,7 +263,12 @@ def _ssh_open_to_world_nsg() -> NsgSpec:
 
 
 def default_topology() -> Topology:
-    """The demo fleet: six scale sets in two resource groups covering the NAT cases.
+    """The fleet a simulator serves unless told otherwise: `demo_topology()`."""
+    return demo_topology()
+
+
+def classic_topology() -> Topology:
+    """The first demo fleet: six Uniform scale sets in two resource groups covering the NAT cases.
 
     rg-web-prod
       vmss-web      Rolling, lb-web NAT pools SSH (22) + RDP (3389), NSG nsg-web opens SSH to *,
@@ -460,7 +465,7 @@ FLEX_RG = "rg-flex-demo"
 
 
 def demo_topology() -> Topology:
-    """The demo fleet: everything `default_topology()` has, plus
+    """The demo fleet (the default): everything `classic_topology()` has, plus
 
     rg-flex-demo
       vmss-flex     Flexible, Rolling with the Application Health extension, three VMs behind the
@@ -478,7 +483,7 @@ def demo_topology() -> Topology:
     One scale set per upgrade policy has a model change ready to roll: vmss-web and vmss-flex
     (Rolling), vmss-batch (Manual), vmss-disks (Automatic).
     """
-    topology = default_topology()
+    topology = classic_topology()
     topology.vnets.append(VnetSpec("vnet-flex", FLEX_RG, "10.3.0.0/16", [SubnetSpec("snet-flex", "10.3.0.0/24")]))
     topology.nsgs.append(NsgSpec("nsg-flex", FLEX_RG, [
         SecurityRuleSpec("allow-ssh-corp", 100, "22", ["10.0.0.0/8", "192.168.0.0/16", "127.0.0.0/8"]),

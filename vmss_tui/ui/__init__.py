@@ -1,1 +1,1 @@
-"""The Textual console. Entry point: `vmss_tui.ui.app.run_console`."""
+"""The Textual console. Entry point: `vmss_tui.cli.console.run_console`."""

@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from vmss_tui.azure.errors import is_throttled
-from vmss_tui.config import Config, load_config, unknown_binding_problems
+from vmss_tui.config import Config, load_config
 from vmss_tui.ui import intents
 from vmss_tui.ui.commands import ActionCommands, JumpCommands
 from vmss_tui.ui.dialogs import ConfirmActionScreen, SubscriptionScreen
@@ -75,9 +75,8 @@ class VmssConsoleApp(App[int]):
         super().__init__()
         self.settings = settings
         self.read_only = bool(settings.read_only)
-        loaded = config if config is not None else load_config()
-        self.config, unknown = unknown_binding_problems(loaded, all_binding_ids())
-        self.config_problems: list[str] = [*loaded.problems, *unknown]
+        self.config = config if config is not None else load_config()
+        self.config_problems: list[str] = list(self.config.problems)
         self.clock = clock
         self.heartbeat_seconds = heartbeat
         self.store = FleetStore(clock)
@@ -129,8 +128,23 @@ class VmssConsoleApp(App[int]):
 
         rollout_view.announce_unfinished_rollouts(self)  # a guarded rollout a crash or a quit left behind
         self.set_interval(self.heartbeat_seconds, self._heartbeat, name="heartbeat")
-        # First frame first: the SDK modules load in the connect worker, after this paint.
+        # First frame first: the SDK modules load in the connect worker, after this paint, and
+        # [keys] is checked in a thread (that imports every pane and screen module).
         self.call_after_refresh(self._heartbeat)
+        if self.config.keys:
+            self.call_after_refresh(self.run_worker, self._check_keymap, thread=True, exit_on_error=False)
+
+    def _check_keymap(self) -> None:
+        from vmss_tui.ui.bindings import keymap_problems
+
+        config, problems = keymap_problems(self.config, type(self))
+        with contextlib.suppress(RuntimeError):  # the app ended meanwhile
+            self.call_from_thread(self._keymap_checked, config, problems)
+
+    def _keymap_checked(self, config: Config, problems: tuple[str, ...]) -> None:
+        self.config = config
+        for problem in problems:
+            self.notify(problem, title="Config", severity="warning", timeout=20)
 
     def notify(self, message: str, *, title: str = "", severity: Any = "information",
                timeout: float | None = None, markup: bool = False) -> None:
@@ -360,150 +374,3 @@ def _preload_sdk(*, graph: bool = False) -> None:
 
     for name in ("azure.mgmt.compute.aio", "azure.mgmt.network.aio", *(("azure.mgmt.resourcegraph.aio",) if graph else ())):
         importlib.import_module(name)
-
-
-def binding_classes() -> list[type]:
-    """Every class of the console that declares key bindings: the app, and the widgets and
-    screens of every module of vmss_tui.ui (a new pane or view is found without a list to keep)."""
-    import importlib
-    import pkgutil
-
-    from textual.widget import Widget
-
-    import vmss_tui.ui as ui_package
-
-    classes: list[type] = [VmssConsoleApp]
-    for info in pkgutil.walk_packages(ui_package.__path__, ui_package.__name__ + "."):
-        if info.name == __name__:
-            continue
-        module = importlib.import_module(info.name)
-        classes.extend(
-            obj for obj in vars(module).values()
-            if isinstance(obj, type) and obj.__module__ == module.__name__ and issubclass(obj, Widget | Screen)
-            and vars(obj).get("BINDINGS")
-        )
-    return classes
-
-
-def all_binding_ids() -> set[str]:
-    """Every binding id the config's [keys] may name."""
-    ids: set[str] = set()
-    for cls in binding_classes():
-        for klass in cls.__mro__:
-            for binding in vars(klass).get("BINDINGS", ()) or ():
-                if isinstance(binding, Binding) and binding.id:
-                    ids.add(binding.id)
-    return ids
-
-
-def run_console(
-    settings: ConnectionSettings,
-    *,
-    ssh_target: tuple[str, str, str | None] | None = None,
-    ssh_identity_file: str | None = None,
-    all_subscriptions: bool | None = None,
-    rollout_target: tuple[str, str | None] | None = None,
-) -> int:
-    """Run the console until the user quits; returns the process exit code.
-
-    `ssh_identity_file`: a private key SSH sessions try first (-i, or the demo simulator's key).
-    `all_subscriptions`: None means as the config file says. `rollout_target`: (scale set,
-    resource group or None) to open in the rollout view (`vmss-tui rollout`).
-    Without a terminal (standard input and Textual's output, standard error) it says so and
-    returns 2 at once, instead of spinning on a closed input; not under another Textual driver
-    ($TEXTUAL_DRIVER: `vmss-tui serve` runs each browser tab's console through pipes). SIGTERM,
-    SIGHUP and SIGINT end it as a quit does (the terminal restored) and it returns 128 + the
-    signal number."""
-    import contextlib
-    import os
-    import signal
-    import sys
-    from dataclasses import replace
-
-    from textual.widget import Widget
-
-    from vmss_tui.azure.errors import FleetError
-    from vmss_tui.config import binding_clash_problems, bindings_of, sources_of
-    from vmss_tui.ui import dialogs, help, prompt, ssh_pane
-    from vmss_tui.ui.details import DetailsScreen
-    from vmss_tui.ui.panes import disks, instances, nat, scale_sets
-
-    def say(line: str) -> None:
-        with contextlib.suppress(OSError, ValueError):  # a terminal that is gone (SIGHUP)
-            print(line, file=sys.stderr, flush=True)
-
-    terminals = () if os.environ.get("TEXTUAL_DRIVER") else (("standard input", sys.__stdin__),
-                                                              ("standard error", sys.__stderr__))
-    for name, stream in terminals:
-        try:
-            is_terminal = stream is not None and stream.isatty()
-        except (OSError, ValueError):  # closed
-            is_terminal = False
-        if not is_terminal:
-            say(f"vmss-tui: the console needs a terminal, and its {name} is not one "
-                "(for scripts and cron: `vmss-tui get ...`)")
-            return 2
-
-    # Keys that [keys] binds to two actions of one pane: said with the other config problems.
-    config = load_config()
-    owners: dict[str, list[tuple[str, str]]] = {}
-    for module in (dialogs, help, prompt, ssh_pane, disks, instances, nat, scale_sets):
-        for cls in vars(module).values():
-            if not (isinstance(cls, type) and cls.__module__ == module.__name__ and issubclass(cls, Widget)):
-                continue
-            chain = [cls, VmssConsoleApp] if issubclass(cls, Screen) else [cls, FleetScreen, VmssConsoleApp]
-            owners[getattr(cls, "HELP_SECTION", None) or cls.__name__] = bindings_of(chain)
-    owners["the fleet screen"] = bindings_of([FleetScreen, VmssConsoleApp])
-    owners["details"] = bindings_of([DetailsScreen, VmssConsoleApp])
-    clashes = binding_clash_problems(config, owners)
-    if clashes:
-        config = replace(config, problems=(*config.problems, *clashes))
-
-    options: dict[str, Any] = {"rollout_target": rollout_target} if rollout_target is not None else {}
-    app = VmssConsoleApp(settings, config=config, ssh_target=ssh_target, ssh_identity_file=ssh_identity_file,
-                         all_subscriptions=all_subscriptions, **options)
-
-    # "check --subscription" names the place the value really came from (environment, config line).
-    sources = sources_of(endpoint=settings.arm_endpoint, subscription=settings.subscription_id, config=config,
-                         environ=os.environ, endpoint_env="VMSS_TUI_ARM_ENDPOINT",
-                         subscription_env="AZURE_SUBSCRIPTION_ID")
-    describe = app.poller.describe_error
-
-    def described(error: BaseException) -> str:
-        if isinstance(error, FleetError):
-            error.hint = sources.hint(error.hint)
-        return describe(error)
-
-    app.poller.describe_error = described
-
-    stopping: list[int] = []
-    previous: dict[int, Any] = {}
-
-    def stop(signum: int, frame: Any) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # the app's loop is not running (yet, or any more)
-            handler = previous.get(signum)
-            if callable(handler):
-                handler(signum, frame)
-            raise KeyboardInterrupt from None
-        if not stopping:  # once: a second signal while the app winds down changes nothing
-            stopping.append(signum)
-            loop.call_soon_threadsafe(lambda: app.exit(None, 128 + signum))
-
-    with contextlib.suppress(ValueError):  # not the main thread: signals stay as they are
-        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-            previous[signum] = signal.signal(signum, stop)
-    try:
-        result = app.run()
-    except Exception as error:  # noqa: BLE001 - one line, never a traceback
-        say(f"vmss-tui: {one_line(error)}")
-        return 1
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    if stopping:
-        return 128 + stopping[0]
-    if app.return_code not in (None, 0):
-        return app.return_code
-    return int(result or 0)

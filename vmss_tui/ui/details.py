@@ -220,30 +220,34 @@ class DetailsScreen(Screen[None]):
         self.mode = mode
 
     def compose(self) -> ComposeResult:
-        yield Static(id="details-title")
+        # Built with their content: a screen dismissed at once (Enter, Esc) never mounts half-way.
+        yield Static(self._title(), id="details-title")
         with VerticalScroll(id="details-body"):
-            yield Static(id="details-content")
+            yield Static(self._content(), id="details-content")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self._show_content()
-        self.query_one("#details-body").focus()
+        for body in self.query("#details-body"):
+            body.focus()
 
-    def _show_content(self) -> None:
+    def _title(self) -> Text:
         what = "JSON as ARM returned it" if self.mode == "json" else "description"
         # The subject is a resource name: text, never markup.
-        self.query_one("#details-title", Static).update(Text(f" {self.subject} · {what}   (y JSON · d describe · Esc back)"))
-        content = self.query_one("#details-content", Static)
+        return Text(f" {self.subject} · {what}   (y JSON · d describe · Esc back)")
+
+    def _content(self) -> Syntax | Text:
         if self.mode == "json":
-            content.update(Syntax(self.json_text, "json", theme="ansi_dark", background_color="default",
-                                  word_wrap=False))
-        else:
-            content.update(Text(self.description))
+            return Syntax(self.json_text, "json", theme="ansi_dark", background_color="default", word_wrap=False)
+        return Text(self.description)
 
     def action_show(self, mode: str) -> None:
         self.mode = mode
-        self._show_content()
-        self.query_one("#details-body", VerticalScroll).scroll_home(animate=False)
+        for title in self.query("#details-title").results(Static):
+            title.update(self._title())
+        for content in self.query("#details-content").results(Static):
+            content.update(self._content())
+        for body in self.query("#details-body").results(VerticalScroll):
+            body.scroll_home(animate=False)
 
     def action_scroll_down(self) -> None:
         self.query_one("#details-body", VerticalScroll).scroll_down(animate=False)

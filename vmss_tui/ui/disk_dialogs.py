@@ -414,7 +414,7 @@ class AttachDiskScreen(_FormScreen):
             zone = f"zone {disk.zone}" if disk.zone else "no zone"
             options.add_option(Option(Text(f"{disk.name}  {gib(disk.size_gb)}  {disk.sku or '-'}  {zone}"), id=disk.id))
         if not self.candidates:
-            hint.update(f"No unattached data disk in {self.scale_set.resource_group}.")
+            hint.update(Text(f"No unattached data disk in {self.scale_set.resource_group}."))  # a name: text
             return
         options.highlighted = 0
         self._check()

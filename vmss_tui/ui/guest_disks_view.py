@@ -26,7 +26,8 @@ from vmss_tui.domain.arm_ids import id_key, name_of, segment_after
 from vmss_tui.ui.disk_dialogs import gib
 from vmss_tui.ui.format import format_age, format_clock
 from vmss_tui.ui.panes.base import Line
-from vmss_tui.ui.panes.table import BAD, DIM, GOOD, PLAIN, WARN, Cell, Column, LiveTable, RowData
+from vmss_tui.ui.panes.cells import BAD, DIM, GOOD, PLAIN, WARN, Cell, Column, RowData
+from vmss_tui.ui.panes.table import LiveTable
 from vmss_tui.ui.poller import FetchContext, Track
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ class GuestDisks:
 
     def _interactive_prompts(self) -> SshPrompts:
         from vmss_tui.ssh.session import SshPrompts
-        from vmss_tui.ui.ssh_pane import HostKeyDialog, SecretDialog
+        from vmss_tui.ui.ssh_dialogs import HostKeyDialog, SecretDialog
 
         async def host_key(check: Any) -> bool:
             return bool(await self._ask(HostKeyDialog(check)))

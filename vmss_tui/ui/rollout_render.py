@@ -27,7 +27,7 @@ from vmss_tui.domain.rollout import (
     parse_arm_time,
 )
 from vmss_tui.ui.format import format_clock
-from vmss_tui.ui.panes.table import BAD, DIM, GOOD, MARKED, PENDING, PLAIN, WARN, Cell, provisioning_style
+from vmss_tui.ui.panes.cells import BAD, DIM, GOOD, MARKED, PENDING, PLAIN, WARN, Cell, provisioning_style
 from vmss_tui.workflows.guarded_rollout import (
     ABORTED,
     COMPLETED,

@@ -32,7 +32,8 @@ from vmss_tui.domain.rollout import RolloutTracker
 from vmss_tui.ui import intents
 from vmss_tui.ui.errors import one_line
 from vmss_tui.ui.panes.base import Line
-from vmss_tui.ui.panes.table import Column, LiveTable, RowData
+from vmss_tui.ui.panes.cells import Column, RowData
+from vmss_tui.ui.panes.table import LiveTable
 from vmss_tui.ui.poller import FetchContext, Track
 from vmss_tui.ui.rollout_actions import RolloutActions, guarded_rollouts
 from vmss_tui.ui.rollout_render import (

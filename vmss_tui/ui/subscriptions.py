@@ -22,7 +22,7 @@ from textual.content import Content
 from vmss_tui.azure.errors import FleetError, is_throttled
 from vmss_tui.domain.models import SOURCE_ARM, SOURCE_RESOURCE_GRAPH, ScaleSet
 from vmss_tui.ui.format import format_age, format_clock
-from vmss_tui.ui.panes.table import DIM, GOOD, Cell
+from vmss_tui.ui.panes.cells import DIM, GOOD, Cell
 from vmss_tui.ui.store import FleetListing, FleetStore
 
 if TYPE_CHECKING:

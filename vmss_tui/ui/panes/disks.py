@@ -37,7 +37,8 @@ from vmss_tui.ui.disk_flows import DiskFlows
 from vmss_tui.ui.format import format_age
 from vmss_tui.ui.guest_disks_view import GuestDisks, GuestDisksView, describe_guest, short_reason, what_to_do
 from vmss_tui.ui.panes.base import DETAILS_NONE, FleetPane, Line, PaneHost
-from vmss_tui.ui.panes.table import BAD, DIM, PLAIN, WARN, Cell, Column, LiveTable, RowData
+from vmss_tui.ui.panes.cells import BAD, DIM, PLAIN, WARN, Cell, Column, RowData
+from vmss_tui.ui.panes.table import LiveTable
 from vmss_tui.ui.poller import FetchContext, Track
 from vmss_tui.ui.store import CURSOR, INSTANCES, MARKS, NAT, SELECTION
 

@@ -30,7 +30,7 @@ from vmss_tui.domain.models import (
 from vmss_tui.ui import intents
 from vmss_tui.ui.details import describe_instance, nat_sort_key, raw_json, ssh_mapping_of
 from vmss_tui.ui.panes.base import DETAILS_NONE, FleetPane, PaneHost
-from vmss_tui.ui.panes.table import (
+from vmss_tui.ui.panes.cells import (
     BAD,
     BLOCKED,
     DIM,
@@ -43,12 +43,12 @@ from vmss_tui.ui.panes.table import (
     WARN,
     Cell,
     Column,
-    LiveTable,
     RowData,
     provisioning_style,
     short_vm_name,
     subtitle,
 )
+from vmss_tui.ui.panes.table import LiveTable
 from vmss_tui.ui.poller import FetchContext, Track
 from vmss_tui.ui.store import ACTIONS, INSTANCES, MARKS, NAT, SELECTION
 

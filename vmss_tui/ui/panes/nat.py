@@ -26,7 +26,7 @@ from vmss_tui.ssh.probe import ProbeResult, ProbeState, probe_tcp
 from vmss_tui.ui import intents
 from vmss_tui.ui.details import describe_instance, nat_sort_key, raw_json
 from vmss_tui.ui.panes.base import DETAILS_NONE, FleetPane, PaneHost
-from vmss_tui.ui.panes.table import (
+from vmss_tui.ui.panes.cells import (
     BLOCKED,
     DIM,
     GOOD,
@@ -35,11 +35,11 @@ from vmss_tui.ui.panes.table import (
     WARN,
     Cell,
     Column,
-    LiveTable,
     RowData,
     short_vm_name,
     subtitle,
 )
+from vmss_tui.ui.panes.table import LiveTable
 from vmss_tui.ui.poller import FetchContext, Track
 from vmss_tui.ui.store import NAT, SELECTION, ScaleSetEntry
 

@@ -23,7 +23,7 @@ from vmss_tui.domain.models import SOURCE_RESOURCE_GRAPH, ScaleSet
 from vmss_tui.ui import intents
 from vmss_tui.ui.details import describe_scale_set, raw_json
 from vmss_tui.ui.panes.base import DETAILS_NONE, FleetPane, PaneHost
-from vmss_tui.ui.panes.table import (
+from vmss_tui.ui.panes.cells import (
     BAD,
     DIM,
     OPEN,
@@ -32,11 +32,11 @@ from vmss_tui.ui.panes.table import (
     WARN,
     Cell,
     Column,
-    LiveTable,
     RowData,
     provisioning_style,
     subtitle,
 )
+from vmss_tui.ui.panes.table import LiveTable
 from vmss_tui.ui.poller import FetchContext, Track
 from vmss_tui.ui.store import ACTIONS, SCALE_SETS, STATUS, FleetListing
 from vmss_tui.ui.subscriptions import (

@@ -17,8 +17,7 @@ This module imports nothing of the app or its screens: panes build on it.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -36,58 +35,7 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
-Cell = tuple[str, str]  # (text, Rich style)
-
-# Styles: where a person should look first.
-BAD = "bold red"
-WARN = "yellow"
-GOOD = "green"
-OPEN = "bold yellow"  # reachable from any source: worth a look
-BLOCKED = "red"  # the NSG drops it: neither a warning nor fine
-DIM = "dim"
-MARKED = "bold magenta"
-PENDING = "bold yellow"  # an action of this session is running on the row
-PENDING_ROW = "yellow"
-PLAIN = ""
-
-
-def short_vm_name(text: str) -> str:
-    """A Flexible VM's name (`{scale set}_{8 hex}`) in a narrow terminal: its own part, `…_5f25bf78`."""
-    head, sep, tail = text.rpartition("_")
-    return f"…_{tail}" if sep and head and len(text) > 12 else text
-
-
-def provisioning_style(state: str) -> str:
-    folded = state.casefold()
-    if folded == "failed":
-        return BAD
-    if folded in ("succeeded", ""):
-        return PLAIN
-    return WARN  # Creating, Updating, Deleting, Migrating ...
-
-
-def subtitle(table: LiveTable, stale: bool) -> Text:
-    """A pane's lower border: the filter in force and whether the data is stale."""
-    parts = Text()
-    if table.row_filter.active:
-        parts.append(f"filter /{table.row_filter.text}/ {len(table.visible_keys)} of {table.total_rows}")
-    if stale:
-        if parts:
-            parts.append(" · ")
-        parts.append("stale", style="bold red")
-    return parts
-
-
-@dataclass(frozen=True, slots=True)
-class RowData:
-    key: str  # resource id (or a composite for NAT rows): stable across refreshes
-    cells: tuple[Cell, ...]  # one per column of the table's full column set
-    search: str  # what `/` matches against
-
-    @staticmethod
-    def of(key: str, cells: Sequence[Cell]) -> RowData:
-        return RowData(key, tuple(cells), " ".join(text for text, _ in cells))
-
+from vmss_tui.ui.panes.cells import Cell, Column, RowData, RowFilter, text_width, widen
 
 # Above this many removals in one refresh the table counts a rebuild (columns re-measured, the
 # viewport kept around the cursor's row rather than its index).
@@ -96,46 +44,11 @@ CELL_PADDING = 1  # spaces each side of a cell, as DataTable's default
 
 
 @dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    label: str
-    narrow_label: str | None = None  # shorter header in narrow terminals
-    wide_only: bool = False  # dropped in narrow terminals
-    narrow_text: Callable[[str], str] | None = None  # shorter text in narrow terminals
-    min_width: int = 0  # room for the longest word the column shows, so refreshes do not move it
-
-
-@dataclass(frozen=True, slots=True)
 class ShownColumn:
     """A column as shown (DataTable's `ordered_columns` offered the same `key` and `label`)."""
 
     key: ColumnKey
     label: Text
-
-
-class RowFilter:
-    """`/` filter: a case-insensitive regex over the row's text; a leading `!` inverts it."""
-
-    def __init__(self, text: str = "") -> None:
-        self.text = text
-        self.error: str | None = None
-        self.invert = text.startswith("!")
-        pattern = text[1:] if self.invert else text
-        self._regex: re.Pattern[str] | None = None
-        if pattern:
-            try:
-                self._regex = re.compile(pattern, re.IGNORECASE)
-            except re.error as error:
-                self.error = f"not a regular expression: {error.msg}"
-
-    @property
-    def active(self) -> bool:
-        return self._regex is not None
-
-    def matches(self, text: str) -> bool:
-        if self._regex is None:
-            return True
-        return (self._regex.search(text) is None) if self.invert else (self._regex.search(text) is not None)
 
 
 NAV_BINDINGS: list[BindingType] = [
@@ -280,7 +193,7 @@ class LiveTable(_RowCursorTable):
             column = self.COLUMNS[index]
             label = column.narrow_label if self.narrow and column.narrow_label else column.label
             self._columns.append(ShownColumn(ColumnKey(column.key), Text(label.ljust(column.min_width))))
-        self._widths = [_text_width(column.label.plain) for column in self._columns]
+        self._widths = [text_width(column.label.plain) for column in self._columns]
         self._shown.clear()
         self._order = []
         self._index = {}
@@ -410,7 +323,7 @@ class LiveTable(_RowCursorTable):
                 for index, (before, after) in enumerate(zip(old, new, strict=True)):
                     if before != after:
                         self.cell_updates += 1
-                        width = _text_width(after[0])
+                        width = text_width(after[0])
                         if width > widths[index]:
                             widths[index] = width
                 shown[key] = new
@@ -418,7 +331,7 @@ class LiveTable(_RowCursorTable):
                     lines.pop((key, *state), None)
             for key in new_order[len(kept):]:
                 cells = new_cells[key]
-                _widen(widths, cells)
+                widen(widths, cells)
                 shown[key] = cells
             if removed:
                 for key in self._order:
@@ -430,10 +343,10 @@ class LiveTable(_RowCursorTable):
         else:
             self.rebuilds += 1
             # Columns too: re-measured from the rows now shown.
-            self._widths = widths = [_text_width(column.label.plain) for column in self._columns]
+            self._widths = widths = [text_width(column.label.plain) for column in self._columns]
             shown.clear()
             for key, cells in rows:
-                _widen(widths, cells)
+                widen(widths, cells)
                 shown[key] = cells
             self._forget_lines()
         self._order = new_order
@@ -677,16 +590,3 @@ class LiveTable(_RowCursorTable):
             style += get("datatable--cursor")
         post = Style.from_color(color=style.color) if css_priority else Style.null()
         return style, post
-
-
-def _text_width(text: str) -> int:
-    if "\n" in text:
-        return max(cell_len(line) for line in text.split("\n"))
-    return cell_len(text)
-
-
-def _widen(widths: list[int], cells: tuple[Cell, ...]) -> None:
-    for index, (text, _) in enumerate(cells):
-        width = _text_width(text)
-        if width > widths[index]:
-            widths[index] = width

@@ -38,10 +38,11 @@ class CommandLineMixin:
 
     def on_prompt_done(self, message: intents.PromptDone) -> None:
         target = self.prompt.close(cancel=message.cancel)
+        # At once, as the prompt took it: a deferred focus would land after keys typed meanwhile.
         if target is not None and target.display:
-            target.focus()
+            self.set_focus(target)
         else:
-            self.query_one(TABLE_OF_VIEW[self.view], LiveTable).focus()
+            self.set_focus(self.query_one(TABLE_OF_VIEW[self.view], LiveTable))
         self.render_bars()
         if message.mode == "command" and not message.cancel:
             self.run_command(message.value)

@@ -299,8 +299,8 @@ class FleetScreen(TabsMixin, CommandLineMixin, Screen[None]):
         if self.tabs.active != FLEET_TAB:
             self.tabs.active = FLEET_TAB
         self._show_panes()
-        if focus:
-            self.query_one(TABLE_OF_VIEW[view], LiveTable).focus()
+        if focus:  # at once: a deferred focus would take the keys back from a prompt opened meanwhile
+            self.set_focus(self.query_one(TABLE_OF_VIEW[view], LiveTable))
         self.app.call_later(self.poller.tick)  # what just came on screen is refreshed if its data is old
 
     def on_descendant_focus(self, event: Any) -> None:
