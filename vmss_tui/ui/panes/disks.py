@@ -262,10 +262,8 @@ class DisksPane(FleetPane):
             # Keyed by slot, not by disk: moving between instances updates cells in place.
             self.instance_table.set_rows([RowData.of(row_key(r), disk_row_cells(r, reading=reading)) for r in rows])
             self._cursor_moved(scale_set, instance)
-        if entry is None:
-            self.border_title = self.TITLE
-        else:
-            self.border_title = Content.from_markup("Disks of [b]$name[/]", name=entry.scale_set.name)
+        self.set_titles(self.TITLE if entry is None
+                        else Content.from_markup("Disks of [b]$name[/]", name=entry.scale_set.name))
         self.show_title()
 
     def _instance_rows(self, scale_set: ScaleSet, instance: Instance) -> tuple[tuple[DiskRow, ...], bool]:

@@ -313,6 +313,7 @@ class LiveTable(_RowCursorTable):
             and new_order[: len(kept)] == kept
         )
         widths = self._widths
+        changed = not incremental or removed > 0 or new_order != self._order
         if incremental:
             lines = self._lines
             for key in kept:
@@ -320,6 +321,7 @@ class LiveTable(_RowCursorTable):
                 new = new_cells[key]
                 if old == new:
                     continue
+                changed = True
                 for index, (before, after) in enumerate(zip(old, new, strict=True)):
                     if before != after:
                         self.cell_updates += 1
@@ -366,7 +368,10 @@ class LiveTable(_RowCursorTable):
                 self.call_after_refresh(self.scroll_to, y=target, animate=False)
         else:
             self._cursor = 0
-        self.refresh()
+        # The same rows again (a pane re-rendered for another reason) repaint nothing: a repaint
+        # costs the table's whole area.
+        if changed or self._cursor != old_cursor_row:
+            self.refresh()
         self._announce()
 
     def _update_virtual_size(self) -> None:
