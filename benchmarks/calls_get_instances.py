@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import io
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -48,6 +49,7 @@ RG = "rg-bench"
 def count(sim: Simulator, *argv: str) -> tuple[int, int, float]:
     """(requests, rows printed, seconds) for one `get` run."""
     args = ["get", *argv, "-o", "json", "--arm-endpoint", sim.endpoint, "--subscription", sim.subscription_id]
+    os.environ["VMSS_TUI_ARM_TOKEN"] = sim.bearer_token  # the simulator takes its own token only
     before = sim.request_count
     out = io.StringIO()
     started = time.perf_counter()

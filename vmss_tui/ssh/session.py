@@ -466,7 +466,10 @@ class SshSession:
                 if done:
                     return task.result()
         except BaseException:
-            if not task.done():
+            if task.done():
+                if not task.cancelled():
+                    task.exception()  # seen: a failure that lands as the caller is cancelled is nobody's
+            else:
                 task.cancel()
                 try:
                     await task
