@@ -9,6 +9,7 @@ text in them is shown as text, never parsed as markup: names and messages come f
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -30,8 +31,11 @@ DIALOG_FOCUS_BINDINGS = [
 ]
 
 
-class ConfirmActionScreen(ModalScreen[bool]):
-    """Says exactly what will happen to which instances; Cancel is the default."""
+class ConfirmScreen(ModalScreen[Any]):
+    """Says exactly what will happen to which instances; Cancel is the default. With
+    `type_to_confirm`, the confirm buttons unlock only once that name is typed (the typing goes to
+    its field; Enter there with anything else cancels). `also_label`: a second confirm button.
+    Subclasses say what each answer dismisses with (`answer`)."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
@@ -49,6 +53,7 @@ class ConfirmActionScreen(ModalScreen[bool]):
         *,
         destructive: bool = False,
         type_to_confirm: str | None = None,
+        also_label: str | None = None,
     ) -> None:
         super().__init__(classes="dialog-screen")
         self.title_text = title
@@ -57,6 +62,12 @@ class ConfirmActionScreen(ModalScreen[bool]):
         self.confirm_label = confirm_label
         self.destructive = destructive
         self.type_to_confirm = type_to_confirm
+        self.also_label = also_label
+
+    def answer(self, button_id: str | None) -> Any:
+        """What the dialog is dismissed with: `button_id` is "confirm", "confirm-also", or None
+        (cancelled)."""
+        raise NotImplementedError
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="destructive" if self.destructive else ""):
@@ -72,12 +83,11 @@ class ConfirmActionScreen(ModalScreen[bool]):
                 yield Input(placeholder="scale set name", id="dialog-type", compact=True)
             with Horizontal(id="dialog-buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
-                yield Button(
-                    self.confirm_label,
-                    id="confirm",
-                    variant="error" if self.destructive else "warning",
-                    disabled=self.type_to_confirm is not None,
-                )
+                variant = "error" if self.destructive else "warning"
+                locked = self.type_to_confirm is not None
+                yield Button(self.confirm_label, id="confirm", variant=variant, disabled=locked)
+                if self.also_label:
+                    yield Button(self.also_label, id="confirm-also", variant=variant, disabled=locked)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -89,24 +99,30 @@ class ConfirmActionScreen(ModalScreen[bool]):
             self.query_one("#cancel", Button).focus()
 
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        self.dismiss(self.answer(None))
 
     @on(Input.Changed, "#dialog-type")
     def _typed(self, event: Input.Changed) -> None:
-        self.query_one("#confirm", Button).disabled = event.value != self.type_to_confirm
+        for button in self.query("#confirm, #confirm-also").results(Button):
+            button.disabled = event.value != self.type_to_confirm
 
     @on(Input.Submitted, "#dialog-type")
     def _submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value == self.type_to_confirm)
+        self.dismiss(self.answer("confirm" if event.value == self.type_to_confirm else None))
 
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(False)
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.disabled:
+            return
+        button = event.button.id
+        self.dismiss(self.answer(button if button in ("confirm", "confirm-also") else None))
 
-    @on(Button.Pressed, "#confirm")
-    def _confirm(self, event: Button.Pressed) -> None:
-        if not event.button.disabled:
-            self.dismiss(True)
+
+class ConfirmActionScreen(ConfirmScreen):
+    """A yes/no confirmation: dismissed with True (confirmed) or False."""
+
+    def answer(self, button_id: str | None) -> bool:
+        return button_id is not None
 
 
 class ScaleScreen(ModalScreen[int | None]):

@@ -48,7 +48,7 @@ from vmss_tui.domain.model_change import (
     validate_lun_and_caching,
 )
 from vmss_tui.domain.models import Instance, ManagedDisk, ScaleSet
-from vmss_tui.ui.dialogs import DIALOG_FOCUS_BINDINGS
+from vmss_tui.ui.dialogs import DIALOG_FOCUS_BINDINGS, ConfirmScreen
 from vmss_tui.workflows.disk_prepare import ROUTE_CUSTOM_SCRIPT, ROUTE_RUN_COMMAND
 
 if TYPE_CHECKING:
@@ -166,71 +166,12 @@ CONFIRM = "confirm"
 CONFIRM_AND_WATCH = "confirm-and-watch"  # ... and open the scale set's rollout view
 
 
-class DiskConfirmScreen(ModalScreen[str | None]):
+class DiskConfirmScreen(ConfirmScreen):
     """Says what will happen; Cancel is focused. Dismissed with None (cancelled), CONFIRM, or
     CONFIRM_AND_WATCH when `also_label` offers a second way to confirm."""
 
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
-        *DIALOG_FOCUS_BINDINGS,
-        Binding("left", "app.focus_previous", show=False),
-        Binding("right", "app.focus_next", show=False),
-    ]
-
-    def __init__(self, title: str, summary: str, items: Sequence[str], confirm_label: str, *,
-                 destructive: bool = False, type_to_confirm: str | None = None,
-                 also_label: str | None = None) -> None:
-        super().__init__(classes="dialog-screen")
-        self.title_text = title
-        self.summary = summary
-        self.items = list(items)
-        self.confirm_label = confirm_label
-        self.destructive = destructive
-        self.type_to_confirm = type_to_confirm
-        self.also_label = also_label
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="destructive" if self.destructive else ""):
-            yield Label(Text(self.title_text), id="dialog-title")
-            yield Static(Text(self.summary), id="dialog-summary")
-            if self.items:
-                with VerticalScroll(id="dialog-items", can_focus=False):
-                    yield Static(Text("\n".join(self.items)), id="dialog-items-text")
-            if self.type_to_confirm is not None:
-                yield Label(Text.assemble("Type the scale set's name, ", (self.type_to_confirm, "bold"),
-                                          ", to confirm:"), id="dialog-type-label")
-                yield Input(placeholder="scale set name", id="dialog-type", compact=True)
-            with Horizontal(id="dialog-buttons"):
-                yield Button("Cancel", id="cancel", variant="primary")
-                variant = "error" if self.destructive else "warning"
-                locked = self.type_to_confirm is not None
-                yield Button(self.confirm_label, id="confirm", variant=variant, disabled=locked)
-                if self.also_label:
-                    yield Button(self.also_label, id="confirm-also", variant=variant, disabled=locked)
-        yield Footer(compact=True, show_command_palette=False)
-
-    def on_mount(self) -> None:
-        # With a name to type, typing starts in its field; Enter there with anything but the name
-        # cancels, so Cancel stays the default.
-        self.query_one("#dialog-type" if self.type_to_confirm is not None else "#cancel").focus()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Input.Changed, "#dialog-type")
-    def _typed(self, event: Input.Changed) -> None:
-        for button in self.query("#confirm, #confirm-also").results(Button):
-            button.disabled = event.value != self.type_to_confirm
-
-    @on(Input.Submitted, "#dialog-type")
-    def _submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(CONFIRM if event.value == self.type_to_confirm else None)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.disabled:
-            return
-        self.dismiss({"confirm": CONFIRM, "confirm-also": CONFIRM_AND_WATCH}.get(event.button.id or ""))
+    def answer(self, button_id: str | None) -> str | None:
+        return {"confirm": CONFIRM, "confirm-also": CONFIRM_AND_WATCH}.get(button_id or "")
 
 
 # ---------------------------------------------------------------------- add a data disk to the model
