@@ -15,9 +15,10 @@ a fresh interpreter).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -237,12 +238,7 @@ async def _run_get(settings: ConnectionSettings, args: argparse.Namespace) -> Ge
 
     result = GetResult()
     async with await Fleet.open(settings) as fleet:
-        fleets = [fleet]
-        try:
-            if fleet.subscription_source == "listed":
-                # Neither --subscription nor a CLI default: every subscription the credential sees.
-                for sub_id, _ in fleet.listed_subscriptions[1:]:
-                    fleets.append(await fleet.with_subscription(sub_id))
+        async with every_subscription(fleet) as fleets:
             missing: list[FleetError] = []
             for each in fleets:
                 try:
@@ -263,13 +259,41 @@ async def _run_get(settings: ConnectionSettings, args: argparse.Namespace) -> Ge
                     f"scale set {args.scale_set} not found in any of {len(fleets)} subscriptions",
                     hint="check the name, or pass --subscription",
                 )
-        finally:
-            for sibling in fleets[1:]:
-                await sibling.close()
     return result
 
 
-def _cell(value: Any) -> str:
+@contextlib.asynccontextmanager
+async def every_subscription(fleet: Fleet) -> AsyncIterator[list[Fleet]]:
+    """`fleet`, and when neither --subscription nor a CLI default chose it, a Fleet for every
+    other subscription the credential sees; those are closed on the way out."""
+    fleets = [fleet]
+    try:
+        if fleet.subscription_source == "listed":
+            for sub_id, _ in fleet.listed_subscriptions[1:]:
+                fleets.append(await fleet.with_subscription(sub_id))
+        yield fleets
+    finally:
+        for sibling in fleets[1:]:
+            await sibling.close()
+
+
+async def find_scale_set(fleets: Sequence[Fleet], resource_group: str | None, name: str) -> tuple[Fleet, ScaleSet]:
+    """The scale set in the first subscription that has it (it may be in any listed one)."""
+    last: NotFoundError | None = None
+    for fleet in fleets:
+        try:
+            return fleet, await fleet.get_scale_set(resource_group, name)
+        except NotFoundError as exc:
+            last = exc
+    if len(fleets) > 1:
+        raise NotFoundError(f"scale set {name} not found in any of {len(fleets)} subscriptions",
+                            hint="check the name, or pass --subscription")
+    assert last is not None
+    raise last
+
+
+def table_cell(value: Any) -> str:
+    """A value as a `get -o table` cell: "-" for nothing, yes/no, lists comma-joined."""
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -291,7 +315,7 @@ TABLE_COLUMNS = {
 
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     headers = [c.upper() for c in columns]
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    cells = [[table_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for row in cells:

@@ -104,20 +104,6 @@ def ssh_settings_from(args: argparse.Namespace) -> SshSettings:
     return SshSettings.from_config(config.ssh, identity_file=str(identity) if identity else None)
 
 
-async def _find(fleets: Sequence[Fleet], resource_group: str | None, name: str) -> tuple[Fleet, ScaleSet]:
-    last: NotFoundError | None = None
-    for fleet in fleets:
-        try:
-            return fleet, await fleet.get_scale_set(resource_group, name)
-        except NotFoundError as exc:
-            last = exc
-    if len(fleets) > 1:
-        raise NotFoundError(f"scale set {name} not found in any of {len(fleets)} subscriptions",
-                            hint="check the name, or pass --subscription")
-    assert last is not None
-    raise last
-
-
 def _pick(instances: list[Instance], wanted: Sequence[str] | None, scale_set: ScaleSet) -> list[Instance]:
     if not wanted:
         return instances
@@ -157,18 +143,12 @@ async def collect_disks(fleet: Fleet, scale_set: ScaleSet, args: argparse.Namesp
 
 async def _run(settings: ConnectionSettings, args: argparse.Namespace, ssh: SshSettings | None) -> DisksResult:
     from vmss_tui.azure.fleet import Fleet
+    from vmss_tui.cli.get import every_subscription, find_scale_set
 
     async with await Fleet.open(settings) as fleet:
-        fleets = [fleet]
-        try:
-            if fleet.subscription_source == "listed":
-                for sub_id, _ in fleet.listed_subscriptions[1:]:
-                    fleets.append(await fleet.with_subscription(sub_id))
-            owner, scale_set = await _find(fleets, getattr(args, "resource_group", None), args.scale_set)
+        async with every_subscription(fleet) as fleets:
+            owner, scale_set = await find_scale_set(fleets, getattr(args, "resource_group", None), args.scale_set)
             return await collect_disks(owner, scale_set, args, ssh)
-        finally:
-            for sibling in fleets[1:]:
-                await sibling.close()
 
 
 def _size(value: int | None) -> str | None:

@@ -11,11 +11,10 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from vmss_tui.azure.errors import NotFoundError
 from vmss_tui.domain.rollout import instance_rollout_state
 
 if TYPE_CHECKING:
-    from vmss_tui.azure.fleet import ConnectionSettings, Fleet
+    from vmss_tui.azure.fleet import ConnectionSettings
     from vmss_tui.azure.rollouts import RolloutPoll
     from vmss_tui.domain.models import ScaleSet
 
@@ -56,47 +55,18 @@ def rollout_document(scale_set: ScaleSet, poll: RolloutPoll) -> dict[str, Any]:
     }
 
 
-async def _find(fleets: list[Fleet], resource_group: str | None, name: str) -> tuple[Fleet, ScaleSet]:
-    """The scale set in the first subscription that has it (the scale set may be in any listed one)."""
-    last: NotFoundError | None = None
-    for fleet in fleets:
-        try:
-            return fleet, await fleet.get_scale_set(resource_group, name)
-        except NotFoundError as exc:
-            last = exc
-    if len(fleets) > 1:
-        raise NotFoundError(f"scale set {name} not found in any of {len(fleets)} subscriptions",
-                            hint="check the name, or pass --subscription")
-    assert last is not None
-    raise last
-
-
 async def _fetch(settings: ConnectionSettings, resource_group: str | None, name: str) -> dict[str, Any]:
     from vmss_tui.azure.fleet import Fleet
+    from vmss_tui.cli.get import every_subscription, find_scale_set
 
     async with await Fleet.open(settings) as fleet:
-        fleets = [fleet]
-        try:
-            if fleet.subscription_source == "listed":
-                for sub_id, _ in fleet.listed_subscriptions[1:]:
-                    fleets.append(await fleet.with_subscription(sub_id))
-            owner, scale_set = await _find(fleets, resource_group, name)
+        async with every_subscription(fleet) as fleets:
+            owner, scale_set = await find_scale_set(fleets, resource_group, name)
             return rollout_document(scale_set, await owner.rollout_poll(scale_set))
-        finally:
-            for sibling in fleets[1:]:
-                await sibling.close()
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
 
 
 def format_rollout(document: dict[str, Any]) -> str:
-    from vmss_tui.cli.get import format_table
+    from vmss_tui.cli.get import format_table, table_cell
 
     status = document["status"] or "none (no rolling upgrade has run)"
     lines = [
@@ -106,10 +76,10 @@ def format_rollout(document: dict[str, Any]) -> str:
     if document["status"]:
         lines.append(f"progress:   {document['successful']} successful, {document['failed']} failed, "
                      f"{document['in_progress']} in progress, {document['pending']} pending")
-        lines.append(f"started:    {_cell(document['started_at'])}   last action: {_cell(document['last_action'])} "
-                     f"at {_cell(document['last_action_time'])}")
+        lines.append(f"started:    {table_cell(document['started_at'])}   last action: {table_cell(document['last_action'])} "
+                     f"at {table_cell(document['last_action_time'])}")
     if document["error_code"] or document["error_message"]:
-        lines.append(f"error:      {_cell(document['error_code'])}: {_cell(document['error_message'])}")
+        lines.append(f"error:      {table_cell(document['error_code'])}: {table_cell(document['error_message'])}")
     lines.append("")
     if document["instances"]:
         lines.append(format_table(document["instances"], INSTANCE_COLUMNS))
