@@ -13,6 +13,8 @@ from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from vmss_tui.ui.details import describe_instance, raw_json
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from typing import Any
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
     from vmss_tui.azure.fleet import Fleet
     from vmss_tui.config import Config
-    from vmss_tui.domain.models import OperationResult, ScaleSet
+    from vmss_tui.domain.models import Instance, OperationResult, ScaleSet
     from vmss_tui.ui.poller import Poller, Track
     from vmss_tui.ui.store import FleetStore
 
@@ -112,6 +114,15 @@ class FleetPane(Vertical):
     def details(self) -> tuple[str | None, str, str]:
         """`(subject, JSON as ARM returned it, description)` of what is under the cursor."""
         return DETAILS_NONE
+
+    def instance_details(self, instance: Instance | None) -> tuple[str | None, str, str]:
+        """`details()` of an instance of the selected scale set (the instances and NAT panes')."""
+        entry = self.host.store.selected()
+        if entry is None or instance is None:
+            return DETAILS_NONE
+        return (f"instance {instance.scale_set}/{instance.instance_id}", raw_json(instance),
+                describe_instance(instance, entry.scale_set, entry.nat,
+                                  entry.private_ips.get(instance.instance_id), self.host.config.ssh.port))
 
 
 class Line(Static):

@@ -28,8 +28,8 @@ from vmss_tui.domain.models import (
     NatResolution,
 )
 from vmss_tui.ui import intents
-from vmss_tui.ui.details import describe_instance, nat_sort_key, raw_json, ssh_mapping_of
-from vmss_tui.ui.panes.base import DETAILS_NONE, FleetPane, PaneHost
+from vmss_tui.ui.details import nat_sort_key, ssh_mapping_of
+from vmss_tui.ui.panes.base import FleetPane, PaneHost
 from vmss_tui.ui.panes.cells import (
     BAD,
     BLOCKED,
@@ -250,13 +250,7 @@ class InstancesPane(FleetPane):
         return entry.instance(self.table.cursor_key) if entry is not None else None
 
     def details(self) -> tuple[str | None, str, str]:
-        entry = self.host.store.selected()
-        instance = self.cursor_instance()
-        if entry is None or instance is None:
-            return DETAILS_NONE
-        return (f"instance {instance.scale_set}/{instance.instance_id}", raw_json(instance),
-                describe_instance(instance, entry.scale_set, entry.nat,
-                                  entry.private_ips.get(instance.instance_id), self.host.config.ssh.port))
+        return self.instance_details(self.cursor_instance())
 
     # ------------------------------------------------------------------ track
     def tracks(self) -> list[Track]:

@@ -24,8 +24,8 @@ from vmss_tui.domain.models import FRONTEND_PRIVATE, FRONTEND_UNALLOCATED, KIND_
 from vmss_tui.domain.network import private_ips
 from vmss_tui.ssh.probe import ProbeResult, ProbeState, probe_tcp
 from vmss_tui.ui import intents
-from vmss_tui.ui.details import describe_instance, nat_sort_key, raw_json
-from vmss_tui.ui.panes.base import DETAILS_NONE, FleetPane, PaneHost
+from vmss_tui.ui.details import nat_sort_key
+from vmss_tui.ui.panes.base import FleetPane, PaneHost
 from vmss_tui.ui.panes.cells import (
     BLOCKED,
     DIM,
@@ -287,13 +287,7 @@ class NatPane(FleetPane):
         return entry.instance_by_id(key.split("/", 1)[0])
 
     def details(self) -> tuple[str | None, str, str]:
-        entry = self.host.store.selected()
-        instance = self.cursor_instance()
-        if entry is None or instance is None:
-            return DETAILS_NONE
-        return (f"instance {instance.scale_set}/{instance.instance_id}", raw_json(instance),
-                describe_instance(instance, entry.scale_set, entry.nat,
-                                  entry.private_ips.get(instance.instance_id), self.host.config.ssh.port))
+        return self.instance_details(self.cursor_instance())
 
     def tracks(self) -> list[Track]:
         host = self.host
