@@ -227,7 +227,7 @@ class DetailsScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        for body in self.query("#details-body"):
+        for body in self._body():
             body.focus()
 
     def _title(self) -> Text:
@@ -246,14 +246,21 @@ class DetailsScreen(Screen[None]):
             title.update(self._title())
         for content in self.query("#details-content").results(Static):
             content.update(self._content())
-        for body in self.query("#details-body").results(VerticalScroll):
+        for body in self._body():
             body.scroll_home(animate=False)
 
     def action_scroll_down(self) -> None:
-        self.query_one("#details-body", VerticalScroll).scroll_down(animate=False)
+        for body in self._body():
+            body.scroll_down(animate=False)
 
     def action_scroll_up(self) -> None:
-        self.query_one("#details-body", VerticalScroll).scroll_up(animate=False)
+        for body in self._body():
+            body.scroll_up(animate=False)
+
+    def _body(self) -> Iterable[VerticalScroll]:
+        # Keys can reach the screen before it composed or after it was dismissed (Enter then
+        # Esc fast): then there is no body, and the key does nothing.
+        return self.query("#details-body").results(VerticalScroll)
 
     def action_close(self) -> None:
         self.dismiss(None)
