@@ -189,7 +189,8 @@ class SecretDialog(_Dialog):
 
     def on_mount(self) -> None:
         self._pause_textual_log()
-        self.query_one("#secret", Input).focus()
+        for field in self.query("#secret").results(Input):  # none if dismissed before it composed
+            field.focus()
 
     def on_unmount(self) -> None:
         self._resume_textual_log()
